@@ -1,0 +1,162 @@
+"""The `cdss` command. Each command is thin: it reads input, calls evaluate(), and prints.
+
+Exit codes: 0 ok, 1 invalid input or a failed check, 2 usage error. Errors are one line on stderr,
+never a traceback (set CDSS_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__, cases, knowledge, render
+from .engine import evaluate
+from .errors import CaseError, CdssError
+from .model import ErrorResult
+
+LANG = click.option("--lang", type=click.Choice(["en", "nl"]), default="en", show_default=True,
+                    help="Language of every text a person reads.")
+RULES = click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Use this rule folder instead of the shipped one.")
+
+
+def _load(rules_dir: Path | None) -> knowledge.KnowledgeBase:
+    try:
+        return knowledge.load(rules_dir)
+    except CdssError as error:
+        _fail(f"rules: {error}")
+
+
+def _fail(message: str) -> None:
+    click.echo(f"cdss: error: {message}", err=True)
+    sys.exit(1)
+
+
+class _Group(click.Group):
+    """Turns any unexpected exception into one line (a traceback only with CDSS_DEBUG=1)."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
+            raise
+        except CdssError as error:
+            _fail(str(error))
+        except Exception as error:  # pragma: no cover - last line of defence
+            if os.environ.get("CDSS_DEBUG"):
+                raise
+            _fail(f"internal error: {type(error).__name__}: {error}")
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="cdss")
+def main() -> None:
+    """Clinical decision support for adults whose hip and knee hurt at the same time.
+
+    Decision support, not diagnosis: every output is advice for a clinician to weigh.
+    """
+
+
+@main.command("evaluate")
+@click.argument("case_path", metavar="CASE")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--explain", is_flag=True, help="Show the full chain of rules and facts behind each item.")
+@LANG
+@RULES
+def evaluate_command(case_path: str, fmt: str, explain: bool, lang: str, rules_dir: Path | None) -> None:
+    """Evaluate one case file (or - for standard input)."""
+    kb = _load(rules_dir)
+    try:
+        case = cases.read_case(case_path)
+    except CaseError as error:
+        if fmt == "json":
+            click.echo(render.to_json(ErrorResult(None, kb.identity, error.file, error.pointer, error.message), lang))
+        _fail(str(error))
+    result = evaluate(case, kb)
+    if fmt == "json":
+        click.echo(render.to_json(result, lang))
+    else:
+        click.echo(render.to_text(result, kb, lang, explain))
+
+
+@main.command("validate")
+@click.argument("paths", nargs=-1, required=True, metavar="CASE...")
+def validate_command(paths: tuple[str, ...]) -> None:
+    """Check case files (or folders of them) against the case contract."""
+    bad = total = 0
+    for path in cases.case_files(list(paths)):
+        total += 1
+        try:
+            cases.read_case(str(path))
+        except CaseError as error:
+            bad += 1
+            click.echo(str(error), err=True)
+    if total == 0:
+        _fail("no case files found under " + ", ".join(paths))
+    click.echo(f"{total - bad} of {total} case files valid")
+    if bad:
+        sys.exit(1)
+
+
+@main.group("rules")
+def rules_group() -> None:
+    """Inspect the rule base."""
+
+
+@rules_group.command("list")
+@RULES
+@LANG
+def rules_list(rules_dir: Path | None, lang: str) -> None:
+    """One line per rule: id, status, title."""
+    kb = _load(rules_dir)
+    for rule in kb.rules:
+        click.echo(f"{rule.id:<48} {rule.status:<7} {rule.title.pick(lang)}")
+    click.echo(f"{len(kb.rules)} rules, knowledge base {kb.identity.version} (sha256 {kb.identity.sha256})")
+
+
+@rules_group.command("show")
+@click.argument("rule_id")
+@RULES
+@LANG
+def rules_show(rule_id: str, rules_dir: Path | None, lang: str) -> None:
+    """Show one rule as written in its file."""
+    kb = _load(rules_dir)
+    rule = kb.by_id.get(rule_id)
+    if rule is None:
+        from difflib import get_close_matches
+        close = get_close_matches(rule_id, kb.by_id, n=1)
+        _fail(f"no rule {rule_id!r}" + (f"; did you mean {close[0]!r}?" if close else ""))
+    click.echo(f"{rule.id} ({rule.status}) - {rule.title.pick(lang)}")
+    click.echo(f"file: {rule.file}:{rule.line}")
+    click.echo(f"sources: {'; '.join(rule.sources)}")
+    click.echo(f"rationale: {rule.rationale.pick(lang)}")
+    click.echo("concludes: " + ", ".join(rule.describe_conclusions()))
+    click.echo("as written:")
+    click.echo(_rule_text(rule))
+
+
+def _rule_text(rule: knowledge.Rule) -> str:
+    """The rule's own lines from its file (from its '- id:' line up to the next rule)."""
+    lines = Path(rule.file).read_text(encoding="utf-8").splitlines()
+    start = rule.line - 1
+    end = start + 1
+    while end < len(lines) and not lines[end].lstrip().startswith("- id:"):
+        end += 1
+    return "\n".join(lines[start:end]).rstrip()
+
+
+@main.command("batch")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write JSONL results here instead of standard output.")
+@click.option("--check", is_flag=True, help="Compare each case's `expected` with its result; exit 1 on any difference.")
+@LANG
+@RULES
+def batch_command(paths, output, check, lang, rules_dir) -> None:
+    """Evaluate many case files (folders are searched for *.json), one JSONL result per case, in order."""
+    from .batchrun import run_batch
+    kb = _load(rules_dir)
+    sys.exit(run_batch(list(paths), kb, output, check, lang))

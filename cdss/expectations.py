@@ -1,0 +1,43 @@
+"""Compare a case's `expected` block with its result: the contract's test semantics.
+
+Every listed item must be in the result (an object item pins status, urgency, ...); every code under
+`absent` must appear in none of the result's lists; `rules_fired` / `rules_not_fired` pin the trace.
+"""
+
+from __future__ import annotations
+
+LISTS = ("red_flags", "conditions", "recommendations", "do_not")
+
+
+def differences(expected: dict, result: dict) -> list[str]:
+    """Human-readable differences; empty when the result meets every expectation."""
+    out = []
+    for name in LISTS:
+        present = {item["code"]: item for item in result.get(name, [])}
+        for want in expected.get(name, []):
+            want = {"code": want} if isinstance(want, str) else want
+            got = present.get(want["code"])
+            if got is None:
+                out.append(f"{name}: expected {want['code']}, but it is not in the result")
+                continue
+            for key, value in want.items():
+                if key == "code":
+                    continue
+                have = got.get(key)
+                if key == "for":
+                    if not set(value) <= set(have or []):
+                        out.append(f"{name}: {want['code']} expected for {value}, got for {have}")
+                elif have != value:
+                    out.append(f"{name}: {want['code']} expected {key} {value}, got {have}")
+    for code in expected.get("absent", []):
+        for name in LISTS:
+            if any(item["code"] == code for item in result.get(name, [])):
+                out.append(f"absent: {code} must not appear, but is in {name}")
+    fired = {entry["rule"] for entry in result.get("trace", [])}
+    for rule in expected.get("rules_fired", []):
+        if rule not in fired:
+            out.append(f"rules_fired: {rule} did not fire")
+    for rule in expected.get("rules_not_fired", []):
+        if rule in fired:
+            out.append(f"rules_not_fired: {rule} fired")
+    return out

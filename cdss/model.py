@@ -1,0 +1,216 @@
+"""The data that flows through cdss: a case in, a result out, and the pieces of a result.
+
+Frozen attrs classes, so that a result cannot change after the engine made it and two runs over the
+same case compare equal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+from attrs import field, frozen
+
+DISCLAIMER = {
+    "en": "Decision support, not a diagnosis: a clinician weighs this advice against the whole patient.",
+    "nl": "Beslisondersteuning, geen diagnose: een arts weegt dit advies af tegen de hele patiënt.",
+}
+
+
+@frozen
+class Text:
+    """A text a person reads, in English and Dutch."""
+
+    en: str
+    nl: str
+
+    def pick(self, lang: str) -> str:
+        return self.nl if lang == "nl" else self.en
+
+
+@frozen
+class Case:
+    """One validated case: its id, its data as read, and where it came from (for error records)."""
+
+    id: str
+    data: dict = field(eq=False, repr=False)
+    source: str = "-"
+    line: int | None = None
+
+
+@frozen
+class Matched:
+    """One thing a rule matched: a case field (JSON pointer), a derived fact, a condition or a trial."""
+
+    kind: str  # field | fact | condition | red_flag | trial
+    ref: str
+    value: Any = None
+    absent: bool = False
+
+    def to_dict(self) -> dict:
+        out: dict = {self.kind: self.ref}
+        if self.absent:
+            out["absent"] = True
+        elif self.value is not None:
+            out["value"] = self.value
+        return out
+
+    def describe(self) -> str:
+        """A short human phrase: `pain.hip = left`, `no imaging.xray_hip`."""
+        name = self.ref.lstrip("/").replace("/", ".") if self.kind in ("field", "trial") else self.ref
+        if self.absent:
+            return f"no {name}"
+        if self.value is None:
+            return name
+        return f"{name} = {_show(self.value)}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_show(v) for v in value)
+    return str(value)
+
+
+@frozen
+class TraceEntry:
+    """A rule that fired (or a policy that changed the result): what it matched and what it asserted."""
+
+    rule: str
+    matched: tuple[Matched, ...]
+    asserted: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return {"rule": self.rule, "matched": [m.to_dict() for m in self.matched], "asserted": list(self.asserted)}
+
+
+@frozen
+class RedFlag:
+    code: str
+    status: str
+    urgency: str
+    rationale: Text
+    rules: tuple[str, ...]
+    sources: tuple[str, ...]
+
+    def to_dict(self, lang: str) -> dict:
+        return {"code": self.code, "status": self.status, "urgency": self.urgency,
+                "rationale": self.rationale.pick(lang), "rules": list(self.rules), "sources": list(self.sources)}
+
+
+@frozen
+class Condition:
+    code: str
+    status: str
+    icd10: str
+    rationale: Text
+    rules: tuple[str, ...]
+    sources: tuple[str, ...]
+
+    def to_dict(self, lang: str) -> dict:
+        return {"code": self.code, "status": self.status, "icd10": self.icd10,
+                "rationale": self.rationale.pick(lang), "rules": list(self.rules), "sources": list(self.sources)}
+
+
+@frozen
+class Recommendation:
+    code: str
+    kind: str
+    category: str | None
+    urgency: str
+    for_: tuple[str, ...]
+    rationale: Text
+    rules: tuple[str, ...]
+    sources: tuple[str, ...]
+    step: int = 0
+
+    def to_dict(self, lang: str) -> dict:
+        return {"code": self.code, "kind": self.kind, "category": self.category, "urgency": self.urgency,
+                "for": list(self.for_), "rationale": self.rationale.pick(lang), "rules": list(self.rules),
+                "sources": list(self.sources)}
+
+
+@frozen
+class DoNot:
+    code: str
+    for_: tuple[str, ...]
+    rationale: Text
+    rules: tuple[str, ...]
+    sources: tuple[str, ...]
+
+    def to_dict(self, lang: str) -> dict:
+        return {"code": self.code, "for": list(self.for_), "rationale": self.rationale.pick(lang),
+                "rules": list(self.rules), "sources": list(self.sources)}
+
+
+@frozen
+class Warning:
+    code: str
+    message: Text
+    rules: tuple[str, ...] = ()
+
+    def to_dict(self, lang: str) -> dict:
+        return {"code": self.code, "message": self.message.pick(lang), "rules": list(self.rules)}
+
+
+@frozen
+class KnowledgeBaseId:
+    version: str
+    sha256: str
+
+    def to_dict(self) -> dict:
+        return {"version": self.version, "sha256": self.sha256}
+
+
+@frozen
+class Result:
+    """What the engine concluded for one case, in the contract's order."""
+
+    case_id: str
+    knowledge_base: KnowledgeBaseId
+    red_flags: tuple[RedFlag, ...] = ()
+    conditions: tuple[Condition, ...] = ()
+    recommendations: tuple[Recommendation, ...] = ()
+    do_not: tuple[DoNot, ...] = ()
+    warnings: tuple[Warning, ...] = ()
+    trace: tuple[TraceEntry, ...] = ()
+    status: str = "ok"
+
+    def to_dict(self, lang: str = "en") -> dict:
+        return {
+            "case_id": self.case_id,
+            "knowledge_base": self.knowledge_base.to_dict(),
+            "status": self.status,
+            "red_flags": [r.to_dict(lang) for r in self.red_flags],
+            "conditions": [c.to_dict(lang) for c in self.conditions],
+            "recommendations": [r.to_dict(lang) for r in self.recommendations],
+            "do_not": [d.to_dict(lang) for d in self.do_not],
+            "warnings": [w.to_dict(lang) for w in self.warnings],
+            "trace": [t.to_dict() for t in self.trace],
+            "notice": DISCLAIMER["nl" if lang == "nl" else "en"],
+        }
+
+
+@frozen
+class ErrorResult:
+    """One case that could not be evaluated: where, and why. Batch writes it in the case's place."""
+
+    case_id: str | None
+    knowledge_base: KnowledgeBaseId
+    file: str
+    pointer: str
+    message: str
+    line: int | None = None
+    status: str = "error"
+
+    def to_dict(self, lang: str = "en") -> dict:
+        error = {"file": self.file, "pointer": self.pointer, "message": self.message}
+        if self.line is not None:
+            error["line"] = self.line
+        return {"case_id": self.case_id, "knowledge_base": self.knowledge_base.to_dict(),
+                "status": "error", "error": error}
+
+
+def evolve(instance: Any, **changes: Any) -> Any:
+    return attrs.evolve(instance, **changes)

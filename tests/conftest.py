@@ -1,0 +1,30 @@
+"""Shared fixtures: the knowledge base (the shipped one, or CDSS_RULES), loaded once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cdss import knowledge, resources
+from cdss.errors import RuleFileError
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES = ROOT / "cases"
+
+PRIVATE_FOLDER_HINT = (
+    "To test one pathway while others are being written, use a private rule folder:\n"
+    "  mkdir -p /tmp/r && ln -sf /work/main/rules/knowledge_base.yaml /work/main/rules/derived.yaml "
+    "/work/main/rules/<yours>.yaml /tmp/r/ && CDSS_RULES=/tmp/r python -m pytest tests/test_cases.py -k <pathway>")
+
+
+@pytest.fixture(scope="session")
+def kb():
+    try:
+        return knowledge.load(resources.DEFAULT_RULES_DIR)
+    except RuleFileError as error:
+        pytest.fail(f"the rule base does not load: {error}\n{PRIVATE_FOLDER_HINT}")
+
+
+def case_paths() -> list[Path]:
+    return sorted(CASES.rglob("*.json"))
