@@ -160,3 +160,7 @@ def batch_command(paths, output, check, lang, rules_dir) -> None:
     from .batchrun import run_batch
     kb = _load(rules_dir)
     sys.exit(run_batch(list(paths), kb, output, check, lang))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -99,7 +99,9 @@ class FieldTest(Node):
     def _witness(self, value: Any) -> Matched:
         if value is MISSING:
             return Matched("field", pointer(self.path), absent=True)
-        shown = value if isinstance(value, (str, int, float, bool, list)) else None
+        if isinstance(value, list):
+            return Matched("field", pointer(self.path), tuple(value))
+        shown = value if isinstance(value, (str, int, float, bool)) else None
         return Matched("field", pointer(self.path), shown)
 
     def test(self, case: dict) -> bool:

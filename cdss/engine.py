@@ -54,12 +54,16 @@ class Evaluator:
         self.kb = kb
         self.program: Program = compile_knowledge(kb)
         self.stratum_of = {item.rule.id: item.stratum for item in self.program.compiled}
-        self.ruleset = f"cdss{next(self._names)}"
-        self.host = _QuietHost()
-        self.host.register_rulesets({self.ruleset: self.program.definition(self._action_for)})
+        self._new_host()
         self._current: CaseRun | None = None
         self._sids = itertools.count(1)
         self._lock = threading.Lock()
+
+    def _new_host(self) -> None:
+        self.ruleset = f"cdss{next(self._names)}"
+        self.host = _QuietHost()
+        self.host.register_rulesets({self.ruleset: self.program.definition(self._action_for)})
+        self.abandoned_hosts = getattr(self, "abandoned_hosts", -1) + 1
 
     # -- durable-rules actions ------------------------------------------------------------------
     def _action_for(self, rule: Rule) -> Callable:
@@ -145,6 +149,7 @@ class Evaluator:
             run = CaseRun(case, self.kb, str(next(self._sids)))
             self._current = run
             clean = False
+            poisoned = False
             try:
                 facts = self._case_facts(run)
                 if facts:  # assert_facts([]) segfaults (trap 3)
@@ -156,15 +161,23 @@ class Evaluator:
                 clean = run.fault is None
             except durable_engine.MessageNotHandledException:
                 run.fault = EngineFault("durable-rules did not handle a fact (MessageNotHandled)")
+                poisoned = True
             except durable_engine.MessageObservedException:
                 run.fault = EngineFault("durable-rules saw a fact twice (MessageObserved; see its issue #376)")
+                poisoned = True
             except Exception as error:  # the C core reports its errors as plain Exceptions
                 run.fault = EngineFault(f"durable-rules failed: {error}")
+                poisoned = True
             finally:
                 self._current = None
-                if not clean:
-                    self._drain()
-                self.host.delete_state(self.ruleset, run.sid)  # one live sid at a time (trap 1)
+                if poisoned:
+                    # After a refused assert the state is corrupt: deleting it frees an invalid pointer
+                    # and aborts the process (seen with 2.0.28). Leave it, and start a fresh Host.
+                    self._new_host()
+                else:
+                    if not clean:
+                        self._drain()
+                    self.host.delete_state(self.ruleset, run.sid)  # one live sid at a time (trap 1)
             if run.fault is not None:
                 fault = run.fault
                 raise fault if isinstance(fault, EngineFault) else EngineFault(

@@ -52,7 +52,7 @@ class Matched:
         if self.absent:
             out["absent"] = True
         elif self.value is not None:
-            out["value"] = self.value
+            out["value"] = list(self.value) if isinstance(self.value, tuple) else self.value
         return out
 
     def describe(self) -> str:

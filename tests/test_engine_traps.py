@@ -1,0 +1,170 @@
+"""Each durable-rules 2.0.28 trap (shared/notes/durable-rules.md) has a guard, and each guard a test.
+
+A segfault here kills the test process, which fails the run loudly; that is intended.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+
+from cdss import cases, knowledge
+from cdss.compiler import MAX_DISTINCT_TESTS_PER_FIELD, compile_knowledge
+from cdss.engine import Evaluator
+from cdss.errors import EngineFault, RuleFileError
+from rulekit import folder, rule
+
+
+def make_case(**data):
+    body = {"id": "t1", "patient": {"age_years": 50}}
+    body.update(data)
+    return cases.case_from_data(body, "test")
+
+
+def fired(result):
+    return [entry.rule for entry in result.trace]
+
+
+def warn(code):
+    return {"warn": {"code": code, "en": code, "nl": code}}
+
+
+@pytest.fixture
+def chain_kb(tmp_path):
+    return knowledge.load(folder(tmp_path, [
+        rule("t.hip", {"field": "pain.hip", "eq": "left"}, [{"assert": "t.hip_left"}]),
+        rule("t.no-hip", {"all": [{"field": "patient.age_years", "gte": 16}, {"not": {"fact": "t.hip_left"}}]},
+             [warn("no_left_hip")]),
+        rule("t.chain", {"fact": "t.hip_left"}, [{"assert": "t.second"}]),
+        rule("t.chain2", {"fact": "t.second"}, [warn("chained")]),
+    ]))
+
+
+def test_sids_are_deleted_so_1025_cases_never_exhaust_the_engine(chain_kb):
+    """Trap 1: the 1,025th live sid crashes; each case's state is deleted in `finally`."""
+    evaluator = Evaluator(chain_kb)
+    for number in range(1100):
+        result = evaluator.evaluate(make_case(id=f"c{number}", pain={"hip": "left"}))
+        assert "t.chain2" in fired(result)
+    with pytest.raises(Exception):
+        evaluator.host.get_state(evaluator.ruleset, "1")  # the first case's state is gone
+
+
+def test_a_failing_action_is_a_fault_not_silence_and_the_next_case_runs(chain_kb, monkeypatch):
+    """Traps 2 and 4: an exception inside an action is kept (durable-rules would swallow it); pending
+    activations are drained before the state is deleted, so the next case runs normally."""
+    evaluator = Evaluator(chain_kb)
+    original = evaluator._fire
+
+    def broken(run, rule_, c):
+        if rule_.id == "t.chain":
+            raise ZeroDivisionError("boom")
+        return original(run, rule_, c)
+
+    monkeypatch.setattr(evaluator, "_fire", broken)
+    with pytest.raises(EngineFault, match="ZeroDivisionError: boom"):
+        evaluator.evaluate(make_case(pain={"hip": "left"}))
+    monkeypatch.setattr(evaluator, "_fire", original)
+    assert "t.chain2" in fired(evaluator.evaluate(make_case(pain={"hip": "left"})))
+
+
+def test_a_repeated_fact_is_a_fault_and_the_engine_survives(chain_kb, monkeypatch):
+    """Traps 2 and 9: MessageObserved (a repeated fact, or a 32-bit hash collision) becomes an EngineFault."""
+    evaluator = Evaluator(chain_kb)
+    original = evaluator._case_facts
+    monkeypatch.setattr(evaluator, "_case_facts", lambda run: original(run) * 2)
+    with pytest.raises(EngineFault, match="MessageObserved"):
+        evaluator.evaluate(make_case(pain={"hip": "left"}))
+    # Deleting a state after a refused assert aborts the process: the Host is abandoned and rebuilt.
+    assert evaluator.abandoned_hosts == 1
+    monkeypatch.setattr(evaluator, "_case_facts", original)
+    assert "t.chain2" in fired(evaluator.evaluate(make_case(pain={"hip": "left"})))
+
+
+def test_a_case_with_no_pushed_fields_never_asserts_an_empty_batch(tmp_path, monkeypatch):
+    """Trap 3: assert_facts([]) segfaults; a case with nothing to assert skips the call and still runs."""
+    kb = knowledge.load(folder(tmp_path, [rule("t.none", {"field": "imaging.xray_hip", "absent": True}, [warn("x")])]))
+    evaluator = Evaluator(kb)
+    calls = []
+    real = evaluator.host.assert_facts
+    monkeypatch.setattr(evaluator.host, "assert_facts", lambda name, facts: calls.append(len(facts)) or real(name, facts))
+    result = evaluator.evaluate(make_case())
+    assert calls == []
+    assert fired(result) == ["t.none"]
+
+
+def test_actions_take_exactly_one_parameter(chain_kb):
+    """Trap 5: a two-parameter action is treated as asynchronous and silently stops the chain."""
+    evaluator = Evaluator(chain_kb)
+    for item in evaluator.program.compiled:
+        action = evaluator._action_for(item.rule)
+        assert len(inspect.signature(action).parameters) == 1
+
+
+def test_absence_is_decided_after_every_rule_that_could_assert_it(chain_kb):
+    """Trap 6: durable-rules decides $not at insertion. The negated rule runs in a later stratum, so a
+    fact asserted by chaining still counts."""
+    program = compile_knowledge(chain_kb)
+    stratum = {item.rule.id: item.stratum for item in program.compiled}
+    assert stratum["t.no-hip"] > stratum["t.hip"]
+    evaluator = Evaluator(chain_kb)
+    assert "t.no-hip" not in fired(evaluator.evaluate(make_case(pain={"hip": "left"})))
+    assert "t.no-hip" in fired(evaluator.evaluate(make_case(pain={"hip": "right"})))
+
+
+def test_a_cycle_through_negation_is_refused(tmp_path):
+    with pytest.raises(RuleFileError, match="cycle"):
+        knowledge.load(folder(tmp_path, [
+            rule("t.a", {"not": {"fact": "t.b"}}, [{"assert": "t.a"}]),
+            rule("t.b", {"not": {"fact": "t.a"}}, [{"assert": "t.b"}]),
+        ])).rules and compile_knowledge(knowledge.load(tmp_path / "rules"))
+
+
+def test_loosely_typed_values_never_reach_the_engine(tmp_path):
+    """Trap 7: "7" compares as a string and 1 == true; the loader and the case schema refuse both."""
+    with pytest.raises(RuleFileError, match="needs a number"):
+        knowledge.load(folder(tmp_path, [rule("t.s", {"field": "pain.severity_0_10", "gte": "7"}, [warn("x")])]))
+    with pytest.raises(RuleFileError, match="true or false"):
+        knowledge.load(folder(tmp_path, [rule("t.b", {"field": "pain.night_pain", "eq": 1}, [warn("x")])]))
+    with pytest.raises(Exception, match="expected number"):
+        make_case(pain={"severity_0_10": "7"})
+
+
+def test_many_thresholds_on_one_field_stay_below_the_alpha_limit(tmp_path):
+    """Trap 8: more than 64 distinct tests matched by one fact raise error 303; the compiler pushes at
+    most MAX_DISTINCT_TESTS_PER_FIELD and leaves the rest to the action's check, which stays exact."""
+    rules = [rule(f"t.age{n}", {"field": "patient.age_years", "gte": n}, [warn(f"age_{n}")]) for n in range(100)]
+    kb = knowledge.load(folder(tmp_path, rules))
+    result = Evaluator(kb).evaluate(make_case(patient={"age_years": 70}))
+    assert sorted(w.code for w in result.warnings) == sorted(f"age_{n}" for n in range(71))
+    assert MAX_DISTINCT_TESTS_PER_FIELD < 64
+
+
+def test_a_rule_of_only_absences_fires_once(tmp_path):
+    """Trap 10: a pattern made only of $nex matches the state fact and fires forever; every compiled rule
+    starts with its stratum's phase token, so it fires once."""
+    kb = knowledge.load(folder(tmp_path, [rule("t.none", {"field": "imaging.xray_hip", "absent": True}, [warn("x")])]))
+    result = Evaluator(kb).evaluate(make_case())
+    assert fired(result) == ["t.none"]
+
+
+def test_cross_field_comparisons_stay_out_of_patterns(tmp_path):
+    """Trap 11: $gt/$lt on the same cross-fact property showed invalid reads; such comparisons are
+    decided in the action, never pushed."""
+    kb = knowledge.load(folder(tmp_path, [
+        rule("t.crp", {"field": "labs.crp_mg_l", "gt": {"field": "labs.crp_uln_mg_l"}}, [warn("high")]),
+        rule("t.crp-low", {"field": "labs.crp_mg_l", "lt": {"field": "labs.crp_uln_mg_l"}}, [warn("low")]),
+    ]))
+    program = compile_knowledge(kb)
+    assert all(len(item.patterns) == 1 for item in program.compiled)  # the phase token only
+    result = Evaluator(kb).evaluate(make_case(labs={"crp_mg_l": 12, "crp_uln_mg_l": 10}))
+    assert [w.code for w in result.warnings] == ["high"]
+
+
+def test_two_evaluators_in_one_process_each_get_fresh_definitions(chain_kb):
+    """Trap 12: register_rulesets consumes `run` from the dicts; each Host gets its own definition."""
+    first, second = Evaluator(chain_kb), Evaluator(chain_kb)
+    assert first.ruleset != second.ruleset
+    for evaluator in (first, second):
+        assert "t.chain2" in fired(evaluator.evaluate(make_case(pain={"hip": "left"})))

@@ -1,0 +1,56 @@
+"""The shipped rule base as a whole: every rule cites a source, speaks both languages, and is tested by a
+case that makes it fire and a near miss where it must not; every contract code is reachable."""
+
+from __future__ import annotations
+
+from cdss import cases, resources
+from cdss.engine import evaluate
+from conftest import case_paths
+
+
+def _runs(kb):
+    out = []
+    for path in case_paths():
+        case = cases.read_case(str(path))
+        out.append((case, evaluate(case, kb)))
+    return out
+
+
+def test_every_rule_has_a_firing_case_and_a_near_miss(kb):
+    fired_somewhere, named_fire, named_miss = set(), set(), set()
+    for case, result in _runs(kb):
+        fired_somewhere |= {entry.rule for entry in result.trace}
+        named_fire |= set(case.data["expected"].get("rules_fired", ()))
+        named_miss |= set(case.data["expected"].get("rules_not_fired", ()))
+    ids = {rule.id for rule in kb.rules}
+    assert sorted(ids - fired_somewhere) == [], "rules that no shipped case makes fire"
+    assert sorted(ids - named_fire) == [], "rules that no case names in expected.rules_fired"
+    assert sorted(ids - named_miss) == [], "rules without a near-miss case (expected.rules_not_fired)"
+    assert sorted((named_fire | named_miss) - ids) == [], "cases name rules that do not exist"
+
+
+def test_every_rule_cites_a_source_and_has_dutch_text(kb):
+    for rule in kb.rules:
+        assert rule.sources, rule.id
+        assert rule.title.nl.strip() and rule.rationale.nl.strip(), rule.id
+        assert rule.title.nl != rule.title.en or len(rule.title.en) < 12, f"{rule.id}: Dutch title is a copy of the English"
+
+
+def test_every_contract_code_is_produced_by_some_rule(kb):
+    vocab = resources.vocabulary()
+    made = {(c.kind, c.data.get("code")) for rule in kb.rules for c in rule.then}
+    missing = [code for code in vocab["conditions"] if ("condition", code) not in made]
+    missing += [code for code in vocab["red_flags"] if ("red_flag", code) not in made]
+    missing += [code for code in vocab["recommendations"] if ("recommend", code) not in made]
+    missing += [code for code in vocab["do_not"] if ("advise_against", code) not in made]
+    assert missing == []
+
+
+def test_adult_pathways_require_an_adult(kb):
+    """Children get the paediatric red flag, never adult advice: every rule outside red flags and derived
+    facts tests derived.adult at its top level."""
+    from cdss.conditions import FactTest, top_level_tests
+    for rule in kb.rules:
+        if rule.pathway in ("red_flags", "derived"):
+            continue
+        assert any(isinstance(t, FactTest) and t.name == "derived.adult" for t in top_level_tests(rule.when)), rule.id

@@ -1,0 +1,64 @@
+"""The schemas themselves: valid draft 2020-12, and faithful to the contract's vocabulary."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+
+from cdss import cases, resources
+from cdss.errors import CaseError
+from conftest import ROOT, case_paths
+
+SCHEMAS = sorted((ROOT / "schemas").glob("*.schema.json"))
+
+
+@pytest.mark.parametrize("path", SCHEMAS, ids=lambda p: p.name)
+def test_schema_is_valid_draft_2020_12(path):
+    schema = json.loads(path.read_text())
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    jsonschema.Draft202012Validator.check_schema(schema)
+
+
+def test_every_shipped_case_is_valid():
+    paths = case_paths()
+    assert len(paths) >= 80
+    for path in paths:
+        cases.read_case(str(path))
+
+
+def test_case_schema_requires_only_id_and_age():
+    schema = resources.schema("case")
+    assert schema["required"] == ["id", "patient"]
+    assert schema["properties"]["patient"]["required"] == ["age_years"]
+    cases.case_from_data({"id": "min", "patient": {"age_years": 0}}, "t")
+
+
+@pytest.mark.parametrize("bad", [
+    {"id": "../../etc/x", "patient": {"age_years": 40}},
+    {"id": "x", "patient": {"age_years": 40, "sex": "F"}},
+    {"id": "x", "patient": {"age_years": 40.5}},
+    {"id": "x", "patient": {"age_years": 40}, "treatments": [{"code": "aspirin", "weeks": 2, "response": "good"}]},
+    {"id": "x", "patient": {"age_years": 40}, "labs": {"crp_uln_mg_l": 0}},
+    {"id": "x", "patient": {"age_years": 40}, "imaging": {"mri_hip": {"findings": ["avn"], "arco_stage": "V"}}},
+])
+def test_case_schema_refuses(bad):
+    with pytest.raises(CaseError):
+        cases.case_from_data(bad, "t")
+
+
+def test_result_schema_codes_match_the_vocabulary():
+    vocab = resources.vocabulary()
+    ok = resources.schema("result")["oneOf"][0]["properties"]
+    assert set(ok["conditions"]["items"]["properties"]["code"]["enum"]) == set(vocab["conditions"])
+    assert set(ok["red_flags"]["items"]["properties"]["code"]["enum"]) == set(vocab["red_flags"])
+    assert set(ok["recommendations"]["items"]["properties"]["code"]["enum"]) == set(vocab["recommendations"])
+    assert set(ok["do_not"]["items"]["properties"]["code"]["enum"]) == set(vocab["do_not"])
+
+
+def test_treatment_codes_of_cases_are_the_contracts_treatment_recommendations():
+    vocab = resources.vocabulary()
+    treatment_codes = {code for code, spec in vocab["recommendations"].items() if spec["kind"] == "treatment"}
+    schema = resources.schema("case")
+    assert set(schema["properties"]["treatments"]["items"]["properties"]["code"]["enum"]) == treatment_codes
