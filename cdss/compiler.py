@@ -155,6 +155,7 @@ def compile_knowledge(kb: KnowledgeBase) -> Program:
             pushed.append((test, pattern))
             if ref is not None:
                 pushed_refs.add(ref)
+        pushed = _one_pattern_per_fact(pushed)
         pushed_nodes = {id(test) for test, _ in pushed}
         strict_refs = set()
         for node in rule.when.walk():
@@ -166,13 +167,36 @@ def compile_knowledge(kb: KnowledgeBase) -> Program:
     compiled, scalar_paths, list_paths, all_pushed_refs = [], set(), set(), set()
     for (rule, pushed, pushed_refs, _, keys), stratum in zip(plans, strata):
         patterns = [("phase", _and({"t": "phase"}, {"k": stratum}))]
-        patterns += [(f"m{i}", pattern) for i, (_, pattern) in enumerate(pushed)]
+        patterns += [(f"m{i}", pattern) for i, pattern in enumerate(p for _, p in pushed if p is not None)]
         compiled.append(CompiledRule(rule, stratum, tuple(patterns)))
         for key in keys:
             (list_paths if key.endswith("[]") else scalar_paths).add(key.removesuffix("[]"))
         all_pushed_refs |= pushed_refs
     return Program(tuple(compiled), tuple(sorted(set(strata))), frozenset(scalar_paths), frozenset(list_paths),
                    frozenset(all_pushed_refs))
+
+
+def _one_pattern_per_fact(pushed: list) -> list:
+    """durable-rules never lets one fact fill two patterns of the same rule, so two tests on one scalar
+    field (age >= 8 and age <= 15) would never both match. Merge them into one pattern. Two tests on one
+    derived thing (a fact, a condition, a red flag) keep only the first pattern; the action's check
+    decides the rest (and the compiler then orders the rule after whatever asserts it)."""
+    merged: list = []
+    by_key: dict = {}
+    for test, pattern in pushed:
+        tests = pattern["$and"]
+        key = json.dumps(tests[:2], sort_keys=True)  # the fact kind and its name (field, fact, code)
+        if tests[0]["t"] == "obs" and tests[1]["k"].endswith("[]"):
+            key = json.dumps(tests, sort_keys=True)  # list elements: each value is its own fact
+        if key not in by_key:
+            by_key[key] = len(merged)
+            merged.append(([test], pattern))
+        elif tests[0]["t"] == "obs" and not tests[1]["k"].endswith("[]"):
+            index = by_key[key]
+            nodes, first = merged[index]
+            merged[index] = (nodes + [test], {"$and": first["$and"] + tests[2:]})
+    return [(node, pattern) for nodes, pattern in merged for node in nodes[:1]] + \
+        [(node, None) for nodes, _ in merged for node in nodes[1:]]
 
 
 def _stratify(kb: KnowledgeBase, plans, asserters) -> list[int]:

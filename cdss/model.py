@@ -124,6 +124,9 @@ class Recommendation:
     rules: tuple[str, ...]
     sources: tuple[str, ...]
     step: int = 0
+    # (rule id, its `for`, its rationale, its sources) per contributing rule, so that a policy that
+    # narrows `for` also drops the rules (and reasons) that no longer apply.
+    contributions: tuple = field(default=(), eq=False, repr=False)
 
     def to_dict(self, lang: str) -> dict:
         return {"code": self.code, "kind": self.kind, "category": self.category, "urgency": self.urgency,
@@ -138,6 +141,7 @@ class DoNot:
     rationale: Text
     rules: tuple[str, ...]
     sources: tuple[str, ...]
+    contributions: tuple = field(default=(), eq=False, repr=False)
 
     def to_dict(self, lang: str) -> dict:
         return {"code": self.code, "for": list(self.for_), "rationale": self.rationale.pick(lang),

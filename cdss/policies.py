@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from attrs import evolve
+
 from .conditions import STATUS_RANK, MISSING, lookup
 from .knowledge import KnowledgeBase
 from .model import (Condition, DoNot, Matched, RedFlag, Recommendation, Result, Text, TraceEntry, Warning)
@@ -121,12 +123,14 @@ def _merge_recommendations(items) -> list[Recommendation]:
         urgency = min((d["urgency"] for _, d in entries), key=URGENCY_RANK.get)
         lead = min(entries, key=lambda e: (URGENCY_RANK[e[1]["urgency"]], e[0].order))
         first = entries[0][1]
+        ranked = sorted(entries, key=lambda e: (URGENCY_RANK[e[1]["urgency"]], e[0].order))
         out.append(Recommendation(
             code=code, kind=first["kind"], category=first["category"], urgency=urgency,
             for_=tuple(sorted(set(_union(d.get("for", ()) for _, d in entries)))),
             rationale=lead[0].rationale, rules=_union([(r.id,) for r, _ in entries]),
             sources=_union(r.sources for r, _ in entries),
-            step=min(d.get("step", 0) for _, d in entries)))
+            step=min(d.get("step", 0) for _, d in entries),
+            contributions=tuple((r.id, tuple(d.get("for", ())), r.rationale, r.sources, d["urgency"]) for r, d in ranked)))
     return out
 
 
@@ -135,7 +139,8 @@ def _merge_do_not(items) -> list[DoNot]:
     for rule, data in items:
         grouped[data["code"]].append((rule, data))
     return [DoNot(code, tuple(sorted(set(_union(d.get("for", ()) for _, d in entries)))), entries[0][0].rationale,
-                  _union([(r.id,) for r, _ in entries]), _union(r.sources for r, _ in entries))
+                  _union([(r.id,) for r, _ in entries]), _union(r.sources for r, _ in entries),
+                  tuple((r.id, tuple(d.get("for", ())), r.rationale, r.sources) for r, d in entries))
             for code, entries in grouped.items()]
 
 
@@ -193,9 +198,15 @@ def _failed_trial_not_repeated(recs, case, kb, flag_codes, trace):
     return keep
 
 
-def _with_for(rec: Recommendation, targets) -> Recommendation:
-    from attrs import evolve
-    return evolve(rec, for_=tuple(targets))
+def _with_for(item, targets):
+    """The item narrowed to `targets`, keeping only the rules (and their reasons) that serve one of them."""
+    targets = tuple(targets)
+    kept = tuple(c for c in item.contributions if not c[1] or set(c[1]) & set(targets)) or item.contributions
+    changes = dict(for_=targets, contributions=kept, rules=_union([(c[0],) for c in kept]),
+                   rationale=kept[0][2], sources=_union(c[3] for c in kept))
+    if isinstance(item, Recommendation):
+        changes["urgency"] = min((c[4] for c in kept), key=URGENCY_RANK.get)
+    return evolve(item, **changes)
 
 
 def _nsaid_contraindicated(recs, case, warnings, trace):

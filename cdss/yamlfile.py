@@ -15,24 +15,36 @@ from .errors import RuleFileError
 MAX_RULE_FILE_BYTES = 4 * 1024 * 1024
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that also refuses anchors, aliases and duplicate mapping keys."""
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: ~10x faster
+PLAIN_TAGS = {"tag:yaml.org,2002:" + name for name in ("str", "int", "float", "bool", "null", "map", "seq")}
 
-    def compose_node(self, parent, index):
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+
+def _check_tree(node: yaml.Node) -> None:
+    """Refuse what would make a rule file more than plain data: tags, aliases, duplicate keys.
+
+    libyaml resolves an alias to the very node it names, so a node met twice is an alias; the walk
+    stops there, which also defuses an alias bomb before anything is expanded.
+    """
+    seen: set[int] = set()
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
             raise yaml.MarkedYAMLError(problem="anchors and aliases are not allowed in rule files",
-                                       problem_mark=event.start_mark)
-        return super().compose_node(parent, index)
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = key_node.value
-            if key in seen:
-                raise yaml.MarkedYAMLError(problem=f"duplicate key {key!r}", problem_mark=key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep)
+                                       problem_mark=item.start_mark)
+        seen.add(id(item))
+        if item.tag not in PLAIN_TAGS:
+            raise yaml.MarkedYAMLError(problem=f"YAML tags are not allowed in rule files ({item.tag})",
+                                       problem_mark=item.start_mark)
+        if isinstance(item, yaml.MappingNode):
+            keys = set()
+            for key, value in item.value:
+                if key.value in keys:
+                    raise yaml.MarkedYAMLError(problem=f"duplicate key {key.value!r}", problem_mark=key.start_mark)
+                keys.add(key.value)
+                stack += [key, value]
+        elif isinstance(item, yaml.SequenceNode):
+            stack += item.value
 
 
 def read_yaml(path: Path) -> tuple[object, yaml.Node | None]:
@@ -51,16 +63,16 @@ def read_yaml(path: Path) -> tuple[object, yaml.Node | None]:
         raise RuleFileError(name, f"not UTF-8 text (byte {error.start})") from None
     if not text.strip():
         raise RuleFileError(name, "the file is empty; expected a rule file (pathway, title, rules)")
-    loader = _StrictLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
+        if node is not None:
+            _check_tree(node)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else None
         problem = error.problem or "invalid YAML"
-        if "could not determine a constructor" in str(error):
-            problem = "YAML tags are not allowed in rule files (" + problem.split(" for the tag ")[-1] + ")"
         raise RuleFileError(name, problem, line=line) from None
     except yaml.YAMLError as error:
         raise RuleFileError(name, f"invalid YAML: {error}") from None

@@ -168,3 +168,19 @@ def test_two_evaluators_in_one_process_each_get_fresh_definitions(chain_kb):
     assert first.ruleset != second.ruleset
     for evaluator in (first, second):
         assert "t.chain2" in fired(evaluator.evaluate(make_case(pain={"hip": "left"})))
+
+
+def test_two_tests_on_one_field_share_one_pattern(tmp_path):
+    """durable-rules never lets one fact fill two patterns of one rule: age >= 8 and age <= 15 must be
+    merged into one pattern, or the rule would silently never fire (found by the red-flag author)."""
+    kb = knowledge.load(folder(tmp_path, [
+        rule("t.child", {"all": [{"field": "patient.age_years", "gte": 8}, {"field": "patient.age_years", "lte": 15},
+                                 {"field": "pain.hip_sites", "contains": "groin"},
+                                 {"field": "pain.hip_sites", "contains": "thigh"}]}, [warn("child")]),
+    ]))
+    evaluator = Evaluator(kb)
+    both = {"hip_sites": ["groin", "thigh"]}
+    assert fired(evaluator.evaluate(make_case(patient={"age_years": 12}, pain=both))) == ["t.child"]
+    assert fired(evaluator.evaluate(make_case(patient={"age_years": 16}, pain=both))) == []
+    assert fired(evaluator.evaluate(make_case(patient={"age_years": 7}, pain=both))) == []
+    assert fired(evaluator.evaluate(make_case(patient={"age_years": 12}, pain={"hip_sites": ["groin"]}))) == []
