@@ -84,8 +84,10 @@ def evaluate_command(case_path: str, fmt: str, explain: bool, lang: str, rules_d
 
 @main.command("validate")
 @click.argument("paths", nargs=-1, required=True, metavar="CASE...")
-def validate_command(paths: tuple[str, ...]) -> None:
-    """Check case files (or folders of them) against the case contract."""
+@RULES
+def validate_command(paths: tuple[str, ...], rules_dir: Path | None) -> None:
+    """Check case files (or folders of them) against the case contract, and that the rules load."""
+    _load(rules_dir)
     bad = total = 0
     for path in cases.case_files(list(paths)):
         total += 1

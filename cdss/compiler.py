@@ -18,7 +18,7 @@ from typing import Callable
 
 from attrs import frozen
 
-from .conditions import ConditionTest, FactTest, FieldTest, Node, RedFlagTest, references, top_level_tests
+from .conditions import Any_, ConditionTest, FactTest, FieldTest, Node, RedFlagTest, TrialTest, references, top_level_tests
 from .errors import RuleFileError
 from .knowledge import KnowledgeBase, Rule, field_catalogue
 
@@ -26,14 +26,22 @@ from .knowledge import KnowledgeBase, Rule, field_catalogue
 # by one fact, a hang past 512 sibling tests. Stay well below both; extra tests stay in the action's check.
 MAX_DISTINCT_TESTS_PER_FIELD = 40
 MAX_SIBLINGS = 400
-PUSHABLE_FIELD_OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "present", "contains", "contains_any")
+PUSHABLE_FIELD_OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "present", "absent", "contains", "contains_any")
+# A top-level `any` becomes one durable-rules rule per alternative (sharing one action), up to this many.
+MAX_VARIANTS = 12
+PHASE_LAST = False
+NEGATED = "$negated"  # marks a pattern compiled as a durable-rules `alias$not`
 
 
 @frozen
 class CompiledRule:
     rule: Rule
     stratum: int
-    patterns: tuple  # ((alias, durable pattern), ...)
+    variants: tuple  # one ((alias, durable pattern), ...) per durable-rules rule that can wake this rule
+
+    @property
+    def patterns(self) -> tuple:
+        return self.variants[0]
 
 
 @frozen
@@ -46,16 +54,20 @@ class Program:
     scalar_paths: frozenset[str]
     list_paths: frozenset[str]
     pushed_refs: frozenset[tuple[str, str]]
+    trials: bool = False  # whether treatment trials are asserted as facts
 
     def definition(self, action_for: Callable[[Rule], Callable]) -> dict:
         """A fresh durable-rules ruleset definition (register_rulesets consumes `run`, so build anew each time)."""
         rules: dict = {}
         for item in self.compiled:
-            rules[item.rule.id] = {"all": [{alias: pattern} for alias, pattern in item.patterns],
-                                   "run": action_for(item.rule)}
+            action = action_for(item.rule)
+            for number, patterns in enumerate(item.variants):
+                name = item.rule.id if number == 0 else f"{item.rule.id}#{number}"
+                ordered = list(patterns[1:]) + [patterns[0]] if PHASE_LAST else patterns
+                rules[name] = {"all": [{alias: pattern} for alias, pattern in ordered], "run": action}
         # Sinks: every fact kind is matched by something, else durable-rules raises MessageNotHandled and
         # leaves pending activations behind (trap 2). They join with a fact that is never asserted.
-        for kind in ("obs", "fact", "cond", "flag", "phase"):
+        for kind in ("obs", "fact", "cond", "flag", "phase", "trial"):
             rules[f"sink.{kind}"] = {"all": [{"x": {"t": kind}}, {"never": {"t": "never_asserted"}}],
                                      "run": _never}
         return rules
@@ -80,16 +92,26 @@ def _field_pattern(test: FieldTest) -> dict | None:
     op, value = test.op, test.operand
     if is_list:
         key = test.path + "[]"
+        if op == "absent":
+            return {NEGATED: _and({"t": "obs"}, {"k": key})}
         if op == "contains":
             return _and({"t": "obs"}, {"k": key}, {"v": value})
         if op == "contains_any":
             return _and({"t": "obs"}, {"k": key}, _one_of("v", value))
         return None
+    if op == "absent":
+        return {NEGATED: _and({"t": "obs"}, {"k": test.path})}
     if catalogue[test.path].get("type") == "object" or op not in PUSHABLE_FIELD_OPS or op in ("contains", "contains_any"):
         return None
-    if not isinstance(value, (str, int, float, bool, tuple, type(None))):
-        return None  # compared with another field: the action's check decides
     base = [{"t": "obs"}, {"k": test.path}]
+    if not isinstance(value, (str, int, float, bool, tuple, type(None))):
+        # Compared with another field (trap 11: no cross-fact comparisons in patterns): push only that
+        # this field is present, a necessary condition; the action's check compares.
+        return _and(*base)
+    if op == "absent":
+        # Every case fact is asserted before the first phase token, so a negated pattern over case facts is
+        # decided on complete knowledge (trap 6 concerns facts asserted later).
+        return {NEGATED: _and(*base)}
     if op == "present":
         return _and(*base)
     if op == "eq":
@@ -107,11 +129,22 @@ def _pattern(test: Node) -> tuple[dict, tuple[str, str] | None, str | None] | No
         if pattern is None:
             return None
         key = test.path + ("[]" if field_catalogue()[test.path].get("type") == "array" else "")
+        if NEGATED in pattern:
+            return pattern, None, key  # the key's facts must be asserted for the negation to see them
         return pattern, None, key
     if isinstance(test, FactTest):
         return _and({"t": "fact"}, {"n": test.name}), ("fact", test.name), None
     if isinstance(test, ConditionTest):
         return _and({"t": "cond"}, {"c": test.code}, _one_of("s", test.statuses)), ("condition", test.code), None
+    if isinstance(test, TrialTest):
+        if test.min_weeks is not None:
+            return None  # the trial facts carry the default limit only
+        tests = [{"t": "trial"}, {"c": test.code}]
+        if test.joint is not None:
+            tests.append({"$or": [{"j": test.joint}, {"j": "*"}]})
+        if test.outcome != "any":
+            tests.append({test.outcome: True})
+        return _and(*tests), None, "trial"
     if isinstance(test, RedFlagTest):
         if test.code == "any":
             return _and({"t": "flag"}, _one_of("u", test.urgencies)), ("red_flag", "any"), None
@@ -133,70 +166,96 @@ def compile_knowledge(kb: KnowledgeBase) -> Program:
     siblings: dict[str, set] = {"obs": set(), "fact": set()}
     plans = []
     for rule in kb.rules:
-        pushed, pushed_refs, keys = [], set(), set()
-        for test in top_level_tests(rule.when):
-            made = _pattern(test)
-            if made is None:
-                continue
-            pattern, ref, key = made
-            if key is not None:
-                tests = distinct_per_key.setdefault(key, set())
-                signature = json.dumps(pattern, sort_keys=True)
-                if signature not in tests and (len(tests) >= MAX_DISTINCT_TESTS_PER_FIELD
-                                               or len(siblings["obs"] | {key}) > MAX_SIBLINGS):
+        variants, pushed_refs, strict_refs, keys = [], set(), set(), set()
+        for tests in _variants(rule.when):
+            pushed = []
+            for test in tests:
+                made = _pattern(test)
+                if made is None:
                     continue
-                tests.add(signature)
-                siblings["obs"].add(key)
-                keys.add(key)
-            if ref is not None and ref[0] == "fact":
-                if len(siblings["fact"] | {ref[1]}) > MAX_SIBLINGS:
+                pattern, ref, key = made
+                if key is not None and key != "trial":
+                    found = distinct_per_key.setdefault(key, set())
+                    signature = json.dumps(pattern, sort_keys=True)
+                    if signature not in found and (len(found) >= MAX_DISTINCT_TESTS_PER_FIELD
+                                                   or len(siblings["obs"] | {key}) > MAX_SIBLINGS):
+                        continue
+                    found.add(signature)
+                    siblings["obs"].add(key)
+                if ref is not None and ref[0] == "fact":
+                    if len(siblings["fact"] | {ref[1]}) > MAX_SIBLINGS:
+                        continue
+                    siblings["fact"].add(ref[1])
+                pushed.append((test, pattern, ref, key))
+            pushed = _one_pattern_per_fact(pushed)
+            in_pattern = {id(item[0]) for item in pushed}
+            for test in tests:
+                if id(test) not in in_pattern:
+                    strict_refs |= references(test)
+            variants.append(tuple(item[1] for item in pushed if item[1] is not None))
+            for _, pattern, ref, key in pushed:
+                if pattern is None:
                     continue
-                siblings["fact"].add(ref[1])
-            pushed.append((test, pattern))
-            if ref is not None:
-                pushed_refs.add(ref)
-        pushed = _one_pattern_per_fact(pushed)
-        pushed_nodes = {id(test) for test, _ in pushed}
-        strict_refs = set()
-        for node in rule.when.walk():
-            if not node.children() and id(node) not in pushed_nodes:
-                strict_refs |= references(node)
-        plans.append((rule, pushed, pushed_refs, strict_refs, keys))
+                if ref is not None:
+                    pushed_refs.add(ref)
+                if key is not None:
+                    keys.add(key)
+        plans.append((rule, variants, pushed_refs, strict_refs, keys))
 
     strata = _stratify(kb, plans, asserters)
-    compiled, scalar_paths, list_paths, all_pushed_refs = [], set(), set(), set()
-    for (rule, pushed, pushed_refs, _, keys), stratum in zip(plans, strata):
-        patterns = [("phase", _and({"t": "phase"}, {"k": stratum}))]
-        patterns += [(f"m{i}", pattern) for i, pattern in enumerate(p for _, p in pushed if p is not None)]
-        compiled.append(CompiledRule(rule, stratum, tuple(patterns)))
+    compiled, scalar_paths, list_paths, all_pushed_refs, trials = [], set(), set(), set(), False
+    for (rule, variants, pushed_refs, _, keys), stratum in zip(plans, strata):
+        phase = ("phase", _and({"t": "phase"}, {"k": stratum}))
+        compiled.append(CompiledRule(rule, stratum, tuple(
+            (phase,) + tuple((f"m{i}$not", pattern[NEGATED]) if NEGATED in pattern else (f"m{i}", pattern)
+                             for i, pattern in enumerate(patterns)) for patterns in variants)))
         for key in keys:
-            (list_paths if key.endswith("[]") else scalar_paths).add(key.removesuffix("[]"))
+            if key == "trial":
+                trials = True
+            else:
+                (list_paths if key.endswith("[]") else scalar_paths).add(key.removesuffix("[]"))
         all_pushed_refs |= pushed_refs
     return Program(tuple(compiled), tuple(sorted(set(strata))), frozenset(scalar_paths), frozenset(list_paths),
-                   frozenset(all_pushed_refs))
+                   frozenset(all_pushed_refs), trials)
+
+
+def _variants(node: Node) -> list[list[Node]]:
+    """The rule's top-level conjunction, with each top-level `any` expanded into its alternatives: every
+    variant is a set of tests that must all hold for that alternative, so its patterns may wake the rule."""
+    variants: list[list[Node]] = [[]]
+    for test in top_level_tests(node):
+        if isinstance(test, Any_) and len(variants) * len(test.items) <= MAX_VARIANTS:
+            variants = [v + list(top_level_tests(alt)) for v in variants for alt in test.items]
+        else:
+            variants = [v + [test] for v in variants]
+    return variants
 
 
 def _one_pattern_per_fact(pushed: list) -> list:
     """durable-rules never lets one fact fill two patterns of the same rule, so two tests on one scalar
-    field (age >= 8 and age <= 15) would never both match. Merge them into one pattern. Two tests on one
-    derived thing (a fact, a condition, a red flag) keep only the first pattern; the action's check
-    decides the rest (and the compiler then orders the rule after whatever asserts it)."""
-    merged: list = []
-    by_key: dict = {}
-    for test, pattern in pushed:
+    field (age >= 8 and age <= 15) would never both match: merge them into one pattern. Of two tests on
+    one derived thing (a fact, a condition, a red flag) or one treatment code, only the first is pushed;
+    the others are left to the action's check (and so ordered after whatever asserts them)."""
+    merged: dict[str, list] = {}
+    out: list = []
+    for test, pattern, ref, key in pushed:
+        if NEGATED in pattern:
+            out.append((test, pattern, ref, key))
+            continue
         tests = pattern["$and"]
-        key = json.dumps(tests[:2], sort_keys=True)  # the fact kind and its name (field, fact, code)
         if tests[0]["t"] == "obs" and tests[1]["k"].endswith("[]"):
-            key = json.dumps(tests, sort_keys=True)  # list elements: each value is its own fact
-        if key not in by_key:
-            by_key[key] = len(merged)
-            merged.append(([test], pattern))
+            signature = json.dumps(tests, sort_keys=True)  # list elements: each value is its own fact
+        else:
+            signature = json.dumps(tests[:2], sort_keys=True)  # the fact kind and its name
+        if signature not in merged:
+            merged[signature] = [len(out)]
+            out.append((test, pattern, ref, key))
         elif tests[0]["t"] == "obs" and not tests[1]["k"].endswith("[]"):
-            index = by_key[key]
-            nodes, first = merged[index]
-            merged[index] = (nodes + [test], {"$and": first["$and"] + tests[2:]})
-    return [(node, pattern) for nodes, pattern in merged for node in nodes[:1]] + \
-        [(node, None) for nodes, _ in merged for node in nodes[1:]]
+            index = merged[signature][0]
+            first = out[index]
+            out[index] = (first[0], {"$and": first[1]["$and"] + tests[2:]}, first[2], first[3])
+            out.append((test, None, ref, key))  # in the merged pattern: counts as pushed
+    return out
 
 
 def _stratify(kb: KnowledgeBase, plans, asserters) -> list[int]:

@@ -1,9 +1,14 @@
 """evaluate(case, knowledge) -> Result: the one entry point that the CLI, batch and audit all call.
 
 One Evaluator per process and knowledge base: it compiles the rules once into a durable-rules Host and
-then runs cases one at a time, each in its own durable-rules state (sid) that is deleted afterwards.
-Every durable-rules trap listed in shared/notes/durable-rules.md is guarded here; a case on which the
-engine misbehaves raises EngineFault, never a silent or partial result.
+then runs cases one at a time in one durable-rules state. After each case every fact it asserted is
+retracted and the state is checked to be empty, so no case sees another's facts. A state is reused
+rather than created and deleted per case because, with this rule base, creating one costs ~580 us
+(durable-rules allocates frame pools for every node) and deleting one whose case fired no action
+frees uninitialised buffers and aborts the process (durable-rules 2.0.28, reproduced in
+tests/test_engine_traps.py). Every durable-rules trap listed in shared/notes/durable-rules.md is guarded
+here; a case on which the engine misbehaves raises EngineFault, never a silent or partial result, and the
+Host it broke is abandoned for a fresh one.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ class CaseRun:
         self.sid = sid
         self.facts = Facts(case=case.data, failed_min_weeks=kb.failed_min_weeks)
         self.fired: dict[str, tuple] = {}  # rule id -> (witnesses, asserted)
+        self.in_engine: list[dict] = []  # every fact asserted into durable-rules, to retract afterwards
         self.conclusions: list[tuple[Rule, Conclusion]] = []
         self.fault: BaseException | None = None
         self.serial = itertools.count()
@@ -56,8 +62,9 @@ class Evaluator:
         self.stratum_of = {item.rule.id: item.stratum for item in self.program.compiled}
         self._new_host()
         self._current: CaseRun | None = None
-        self._sids = itertools.count(1)
         self._lock = threading.Lock()
+        self._paths = [(path, tuple(path.split("."))) for path in sorted(self.program.scalar_paths)]
+        self._list_paths = [(path, tuple(path.split("."))) for path in sorted(self.program.list_paths)]
 
     def _new_host(self) -> None:
         self.ruleset = f"cdss{next(self._names)}"
@@ -97,6 +104,7 @@ class Evaluator:
                 to_assert.append(made)
         run.fired[rule.id] = (tuple(unique), tuple(asserted))
         for fact in to_assert:
+            run.in_engine.append(fact)
             c.assert_fact(fact)
 
     def _apply(self, run: CaseRun, conclusion: Conclusion) -> dict | None:
@@ -129,60 +137,85 @@ class Evaluator:
     # -- one case -------------------------------------------------------------------------------
     def _case_facts(self, run: CaseRun) -> list[dict]:
         out = []
-        data = run.case.data
-        for path in sorted(self.program.scalar_paths):
-            value = lookup(data, tuple(path.split(".")))
+        data, sid = run.case.data, run.sid
+        for path, parts in self._paths:
+            value = lookup(data, parts)
             if value is MISSING or isinstance(value, list):
                 continue
             # A study (an object) is pushed only as "present"; its findings travel as list facts.
-            shown = True if isinstance(value, dict) else value
-            out.append({"sid": run.sid, "id": f"o{len(out)}", "t": "obs", "k": path, "v": shown})
-        for path in sorted(self.program.list_paths):
-            value = lookup(data, tuple(path.split(".")))
+            out.append({"sid": sid, "id": f"o{len(out)}", "t": "obs", "k": path,
+                        "v": True if isinstance(value, dict) else value})
+        if self.program.trials:
+            limit = self.kb.failed_min_weeks
+            for trial in data.get("treatments", ()):
+                weeks, response = trial["weeks"], trial["response"]
+                out.append({"sid": sid, "id": f"o{len(out)}", "t": "trial", "c": trial["code"],
+                            "j": trial.get("joint", "*"), "failed": response in ("none", "partial") and weeks >= limit,
+                            "running": weeks < limit, "good": response == "good"})
+        for path, parts in self._list_paths:
+            value = lookup(data, parts)
             if isinstance(value, list):
                 for item in dict.fromkeys(value):
-                    out.append({"sid": run.sid, "id": f"o{len(out)}", "t": "obs", "k": path + "[]", "v": item})
+                    out.append({"sid": sid, "id": f"o{len(out)}", "t": "obs", "k": path + "[]", "v": item})
         return out
+
+    SID = "case"
 
     def run(self, case: Case) -> CaseRun:
         with self._lock:
-            run = CaseRun(case, self.kb, str(next(self._sids)))
+            run = CaseRun(case, self.kb, self.SID)
             self._current = run
-            clean = False
-            poisoned = False
+            clean = poisoned = False
             try:
                 facts = self._case_facts(run)
+                run.in_engine.extend(facts)
                 if facts:  # assert_facts([]) segfaults (trap 3)
                     self.host.assert_facts(self.ruleset, facts)
                 for stratum in self.program.strata:
                     if run.fault is not None:
                         break
-                    self.host.assert_fact(self.ruleset, {"sid": run.sid, "id": f"p{stratum}", "t": "phase", "k": stratum})
+                    token = {"sid": run.sid, "id": f"p{stratum}", "t": "phase", "k": stratum}
+                    run.in_engine.append(token)
+                    self.host.assert_fact(self.ruleset, token)
                 clean = run.fault is None
             except durable_engine.MessageNotHandledException:
-                run.fault = EngineFault("durable-rules did not handle a fact (MessageNotHandled)")
-                poisoned = True
+                run.fault, poisoned = EngineFault("durable-rules did not handle a fact (MessageNotHandled)"), True
             except durable_engine.MessageObservedException:
                 run.fault = EngineFault("durable-rules saw a fact twice (MessageObserved; see its issue #376)")
                 poisoned = True
             except Exception as error:  # the C core reports its errors as plain Exceptions
-                run.fault = EngineFault(f"durable-rules failed: {error}")
-                poisoned = True
+                run.fault, poisoned = EngineFault(f"durable-rules failed: {error}"), True
             finally:
                 self._current = None
-                if poisoned:
-                    # After a refused assert the state is corrupt: deleting it frees an invalid pointer
-                    # and aborts the process (seen with 2.0.28). Leave it, and start a fresh Host.
-                    self._new_host()
-                else:
+                if not poisoned:
                     if not clean:
                         self._drain()
-                    self.host.delete_state(self.ruleset, run.sid)  # one live sid at a time (trap 1)
+                    poisoned = not self._empty_state(run)
+                if poisoned:
+                    # A refused assert leaves the state corrupt (deleting it aborts the process): leave
+                    # this Host behind and start a fresh one.
+                    self._new_host()
             if run.fault is not None:
                 fault = run.fault
                 raise fault if isinstance(fault, EngineFault) else EngineFault(
                     f"a rule action failed: {type(fault).__name__}: {fault}")
             return run
+
+    def _empty_state(self, run: CaseRun) -> bool:
+        """Retract what the case asserted and check that nothing is left: the next case starts clean."""
+        try:
+            if run.in_engine:
+                self.host.retract_facts(self.ruleset, run.in_engine)
+            left = self.host.get_facts(self.ruleset, run.sid)
+        except Exception as error:
+            if run.fault is None:
+                run.fault = EngineFault(f"durable-rules could not clear the case: {error}")
+            return False
+        if left:
+            if run.fault is None:
+                run.fault = EngineFault(f"{len(left)} facts were left in durable-rules after the case")
+            return False
+        return True
 
     def _drain(self) -> None:
         """Run pending activations as no-ops, so the state can be deleted safely (trap 2)."""

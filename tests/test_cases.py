@@ -51,3 +51,13 @@ def test_evaluation_is_byte_identical(kb):
         second = render.to_json(evaluate(cases.read_case(str(path)), kb))
         assert first == second
         assert json.loads(first)["knowledge_base"] == {"version": kb.identity.version, "sha256": kb.identity.sha256}
+
+
+def test_for_names_only_what_the_result_concludes(kb):
+    """A recommendation or do-not serves conditions and red flags that stand in the same result;
+    work-up before any diagnosis has an empty `for`."""
+    for path in case_paths():
+        result = evaluate(cases.read_case(str(path)), kb).to_dict()
+        have = {c["code"] for c in result["conditions"]} | {f["code"] for f in result["red_flags"]}
+        for item in result["recommendations"] + result["do_not"]:
+            assert set(item["for"]) <= have, f"{path.name}: {item['code']} for {item['for']}"

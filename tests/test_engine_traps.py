@@ -41,14 +41,43 @@ def chain_kb(tmp_path):
     ]))
 
 
-def test_sids_are_deleted_so_1025_cases_never_exhaust_the_engine(chain_kb):
-    """Trap 1: the 1,025th live sid crashes; each case's state is deleted in `finally`."""
+def test_one_state_serves_every_case_and_is_empty_after_each(chain_kb):
+    """Trap 1: the 1,025th live sid crashes. One state is reused; after every case its facts are retracted
+    and the state is checked empty, so 1,100 cases in a row never exhaust the engine."""
     evaluator = Evaluator(chain_kb)
     for number in range(1100):
-        result = evaluator.evaluate(make_case(id=f"c{number}", pain={"hip": "left"}))
-        assert "t.chain2" in fired(result)
-    with pytest.raises(Exception):
-        evaluator.host.get_state(evaluator.ruleset, "1")  # the first case's state is gone
+        result = evaluator.evaluate(make_case(id=f"c{number}", pain={"hip": "left" if number % 2 else "right"}))
+        assert ("t.chain2" in fired(result)) == bool(number % 2)
+        assert evaluator.host.get_facts(evaluator.ruleset, Evaluator.SID) == []
+    assert evaluator.abandoned_hosts == 0
+
+
+def test_cases_never_see_each_others_facts(chain_kb):
+    """Isolation: a fact derived for one case is gone before the next, so its absence-test holds again."""
+    evaluator = Evaluator(chain_kb)
+    assert "t.no-hip" not in fired(evaluator.evaluate(make_case(pain={"hip": "left"})))
+    assert "t.no-hip" in fired(evaluator.evaluate(make_case(pain={"hip": "right"})))
+    assert "t.chain" not in fired(evaluator.evaluate(make_case(pain={"hip": "right"})))
+
+
+def test_a_case_that_fires_no_rule_is_safe(tmp_path):
+    """Deleting a state in which no action ever ran frees uninitialised buffers and aborts the process
+    (durable-rules 2.0.28). States are never deleted per case; a case that fires nothing runs normally."""
+    kb = knowledge.load(folder(tmp_path, [rule("t.hip", {"field": "pain.hip", "eq": "left"}, [warn("x")])]))
+    evaluator = Evaluator(kb)
+    for _ in range(3):
+        assert fired(evaluator.evaluate(make_case(pain={"hip": "right"}))) == []
+        assert fired(evaluator.evaluate(make_case())) == []
+    assert fired(evaluator.evaluate(make_case(pain={"hip": "left"}))) == ["t.hip"]
+
+
+def test_a_fact_left_behind_is_a_fault_and_a_fresh_host_takes_over(chain_kb, monkeypatch):
+    evaluator = Evaluator(chain_kb)
+    monkeypatch.setattr(evaluator.host, "retract_facts", lambda name, facts: None)
+    with pytest.raises(EngineFault, match="facts were left in durable-rules"):
+        evaluator.evaluate(make_case(pain={"hip": "left"}))
+    assert evaluator.abandoned_hosts == 1
+    assert "t.chain2" in fired(evaluator.evaluate(make_case(pain={"hip": "left"})))
 
 
 def test_a_failing_action_is_a_fault_not_silence_and_the_next_case_runs(chain_kb, monkeypatch):
@@ -157,7 +186,9 @@ def test_cross_field_comparisons_stay_out_of_patterns(tmp_path):
         rule("t.crp-low", {"field": "labs.crp_mg_l", "lt": {"field": "labs.crp_uln_mg_l"}}, [warn("low")]),
     ]))
     program = compile_knowledge(kb)
-    assert all(len(item.patterns) == 1 for item in program.compiled)  # the phase token only
+    for item in program.compiled:
+        # the phase token, and only that the compared field is present: no value comparison in a pattern
+        assert [pattern for _, pattern in item.patterns[1:]] == [{"$and": [{"t": "obs"}, {"k": "labs.crp_mg_l"}]}]
     result = Evaluator(kb).evaluate(make_case(labs={"crp_mg_l": 12, "crp_uln_mg_l": 10}))
     assert [w.code for w in result.warnings] == ["high"]
 
