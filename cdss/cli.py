@@ -189,5 +189,9 @@ def batch_command(paths, output, fmt, check, jobs, executor, scheduler, quiet, r
     sys.exit(batch.run(settings, kb))
 
 
+from .synth_cli import synth_command  # noqa: E402
+main.add_command(synth_command)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -56,6 +56,11 @@ class Program:
     pushed_refs: frozenset[tuple[str, str]]
     trials: bool = False  # whether treatment trials are asserted as facts
 
+    def rules_by_action_name(self) -> dict[str, Rule]:
+        """The rule behind each durable-rules rule name (a rule with variants has several names)."""
+        return {(item.rule.id if number == 0 else f"{item.rule.id}#{number}"): item.rule
+                for item in self.compiled for number in range(len(item.variants))}
+
     def definition(self, action_for: Callable[[Rule], Callable]) -> dict:
         """A fresh durable-rules ruleset definition (register_rulesets consumes `run`, so build anew each time)."""
         rules: dict = {}

@@ -1,14 +1,19 @@
 """evaluate(case, knowledge) -> Result: the one entry point that the CLI, batch and audit all call.
 
-One Evaluator per process and knowledge base: it compiles the rules once into a durable-rules Host and
-then runs cases one at a time in one durable-rules state. After each case every fact it asserted is
+One Evaluator per process and knowledge base: it compiles the rules once into a durable-rules ruleset
+and then runs cases one at a time in one durable-rules state. After each case every fact it asserted is
 retracted and the state is checked to be empty, so no case sees another's facts. A state is reused
 rather than created and deleted per case because, with this rule base, creating one costs ~580 us
 (durable-rules allocates frame pools for every node) and deleting one whose case fired no action
 frees uninitialised buffers and aborts the process (durable-rules 2.0.28, reproduced in
-tests/test_engine_traps.py). Every durable-rules trap listed in shared/notes/durable-rules.md is guarded
-here; a case on which the engine misbehaves raises EngineFault, never a silent or partial result, and the
-Host it broke is abandoned for a fresh one.
+tests/test_engine_traps.py).
+
+The evaluator drives durable-rules' C core itself (assert, then take and complete activations one by
+one) instead of going through its Python Host wrapper: the wrapper builds objects and re-encodes the
+state as JSON for every action, which was most of the engine's time, and it swallows exceptions raised
+in actions (trap 4), which a loop of our own cannot do. Every trap listed in shared/notes/durable-rules.md
+is guarded here; a case on which the engine misbehaves raises EngineFault, never a silent or partial
+result, and the ruleset it broke is abandoned for a fresh one.
 """
 
 from __future__ import annotations
@@ -16,7 +21,6 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from typing import Callable
 
 from durable import engine as durable_engine
 
@@ -27,7 +31,9 @@ from .errors import EngineFault
 from .knowledge import Conclusion, KnowledgeBase, Rule, describe_conclusion
 from .model import Case, Result
 
+CORE = durable_engine.durable_rules_engine
 URGENCY_RANK = {"emergency": 0, "urgent": 1, "soon": 2, "routine": 3}
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 class _QuietHost(durable_engine.Host):
@@ -70,42 +76,66 @@ class Evaluator:
         self.ruleset = f"cdss{next(self._names)}"
         self.host = _QuietHost()
         self.host.register_rulesets({self.ruleset: self.program.definition(self._action_for)})
+        self._handle = self.host.get_ruleset(self.ruleset)._handle
+        self._rules = self.program.rules_by_action_name()
         self.abandoned_hosts = getattr(self, "abandoned_hosts", -1) + 1
 
-    # -- durable-rules actions ------------------------------------------------------------------
-    def _action_for(self, rule: Rule) -> Callable:
-        # Exactly one parameter: a second one would make durable-rules treat the action as asynchronous
-        # and silently stop the chain (trap 5).
-        def action(c) -> None:
-            run = self._current
-            if run is None:
-                return  # draining a failed case: do nothing
-            try:
-                self._fire(run, rule, c)
-            except BaseException as error:  # durable-rules would swallow it (trap 4): keep it
-                if run.fault is None:
-                    run.fault = error
-        return action
+    # -- durable-rules actions: dispatched by our own loop, never by durable-rules' wrapper -------------
+    @staticmethod
+    def _action_for(rule: Rule):
+        def dispatched_by_cdss(c) -> None:  # one parameter (trap 5), and never meant to run
+            raise AssertionError(f"durable-rules ran the action of {rule.id} itself")
+        return dispatched_by_cdss
 
-    def _fire(self, run: CaseRun, rule: Rule, c) -> None:
+    def _check(self, result, what: str):
+        """durable-rules' result codes (its Python wrapper's _handle_result), as EngineFaults."""
+        code = result[0]
+        if code == 1:
+            raise EngineFault(f"durable-rules did not handle {what} (MessageNotHandled)")
+        if code == 2:
+            raise EngineFault(f"durable-rules saw {what} twice (MessageObserved; see its issue #376)")
+        return 0 if code == 3 else result[1]
+
+    def _assert(self, facts: list[dict] | dict) -> None:
+        """Assert from outside any action, then run every activation it leads to, to the fixpoint."""
+        batch = isinstance(facts, list)
+        result = (CORE.assert_facts if batch else CORE.assert_fact)(self._handle, _dumps(facts))
+        self._run_actions(self._check(result, "a case fact" if batch else "a phase token"))
+
+    def _run_actions(self, state_handle) -> None:
+        started = CORE.start_action_for_state(self._handle, state_handle)
+        if not started:
+            return
+        message = started[1]
+        run = self._current
+        while message:
+            name = message[2:message.index('"', 2)]  # {"<rule name>": {...matched facts...}}
+            try:
+                self._fire(run, self._rules[name])
+            except EngineFault:
+                CORE.abandon_action(self._handle, state_handle)
+                raise
+            except BaseException as error:
+                CORE.abandon_action(self._handle, state_handle)
+                raise EngineFault(f"a rule action failed: {type(error).__name__}: {error}") from error
+            message = CORE.complete_and_start_action(self._handle, state_handle)
+
+    def _fire(self, run: CaseRun, rule: Rule) -> None:
         if rule.id in run.fired:
             return  # a rule fires once per case, whichever pattern match woke it
         witnesses = rule.when.holds(run.facts)
         if witnesses is None:
             return
-        unique = list(dict.fromkeys(witnesses))
         asserted = []
-        to_assert = []
         for conclusion in rule.then:
             asserted.append(describe_conclusion(conclusion))
             run.conclusions.append((rule, conclusion))
-            made = self._apply(run, conclusion)
-            if made is not None:
-                to_assert.append(made)
-        run.fired[rule.id] = (tuple(unique), tuple(asserted))
-        for fact in to_assert:
-            run.in_engine.append(fact)
-            c.assert_fact(fact)
+            fact = self._apply(run, conclusion)
+            if fact is not None:
+                run.in_engine.append(fact)
+                # Inside an action: durable-rules queues the activations; our loop takes them next.
+                self._check(CORE.assert_fact(self._handle, _dumps(fact)), f"fact {fact}")
+        run.fired[rule.id] = (tuple(dict.fromkeys(witnesses)), tuple(asserted))
 
     def _apply(self, run: CaseRun, conclusion: Conclusion) -> dict | None:
         """Record a conclusion in the case's knowledge; return the durable-rules fact to assert, if any
@@ -165,68 +195,42 @@ class Evaluator:
         with self._lock:
             run = CaseRun(case, self.kb, self.SID)
             self._current = run
-            clean = poisoned = False
+            clean = False
             try:
                 facts = self._case_facts(run)
                 run.in_engine.extend(facts)
                 if facts:  # assert_facts([]) segfaults (trap 3)
-                    self.host.assert_facts(self.ruleset, facts)
+                    self._assert(facts)
                 for stratum in self.program.strata:
-                    if run.fault is not None:
-                        break
                     token = {"sid": run.sid, "id": f"p{stratum}", "t": "phase", "k": stratum}
                     run.in_engine.append(token)
-                    self.host.assert_fact(self.ruleset, token)
-                clean = run.fault is None
-            except durable_engine.MessageNotHandledException:
-                run.fault, poisoned = EngineFault("durable-rules did not handle a fact (MessageNotHandled)"), True
-            except durable_engine.MessageObservedException:
-                run.fault = EngineFault("durable-rules saw a fact twice (MessageObserved; see its issue #376)")
-                poisoned = True
+                    self._assert(token)
+                clean = self._empty_state(run)
+            except EngineFault as fault:
+                run.fault = fault
             except Exception as error:  # the C core reports its errors as plain Exceptions
-                run.fault, poisoned = EngineFault(f"durable-rules failed: {error}"), True
+                run.fault = EngineFault(f"durable-rules failed: {error}")
             finally:
                 self._current = None
-                if not poisoned:
-                    if not clean:
-                        self._drain()
-                    poisoned = not self._empty_state(run)
-                if poisoned:
-                    # A refused assert leaves the state corrupt (deleting it aborts the process): leave
-                    # this Host behind and start a fresh one.
+                if not clean:
+                    # The state may hold pending activations or be corrupt (deleting such a state aborts
+                    # the process): leave this ruleset behind and start a fresh one.
                     self._new_host()
             if run.fault is not None:
-                fault = run.fault
-                raise fault if isinstance(fault, EngineFault) else EngineFault(
-                    f"a rule action failed: {type(fault).__name__}: {fault}")
+                raise run.fault
             return run
+
+    def _retract(self, facts: list[dict]) -> None:
+        self._check(CORE.retract_facts(self._handle, _dumps(facts)), "the case's facts")
 
     def _empty_state(self, run: CaseRun) -> bool:
         """Retract what the case asserted and check that nothing is left: the next case starts clean."""
-        try:
-            if run.in_engine:
-                self.host.retract_facts(self.ruleset, run.in_engine)
-            left = self.host.get_facts(self.ruleset, run.sid)
-        except Exception as error:
-            if run.fault is None:
-                run.fault = EngineFault(f"durable-rules could not clear the case: {error}")
-            return False
+        if run.in_engine:
+            self._retract(run.in_engine)
+        left = json.loads(CORE.get_facts(self._handle, run.sid))
         if left:
-            if run.fault is None:
-                run.fault = EngineFault(f"{len(left)} facts were left in durable-rules after the case")
-            return False
+            raise EngineFault(f"{len(left)} facts were left in durable-rules after the case")
         return True
-
-    def _drain(self) -> None:
-        """Run pending activations as no-ops, so the state can be deleted safely (trap 2)."""
-        ruleset = self.host.get_ruleset(self.ruleset)
-        from durable import engine as e  # the C module handle lives there
-        for _ in range(10000):
-            result = e.durable_rules_engine.start_action(ruleset._handle)
-            if not result:
-                return
-            ruleset._flush_actions(json.loads(result[0]), {"message": json.loads(result[1])}, result[2],
-                                   lambda error, state: None)
 
     def evaluate(self, case: Case) -> Result:
         run = self.run(case)

@@ -73,27 +73,30 @@ def test_a_case_that_fires_no_rule_is_safe(tmp_path):
 
 def test_a_fact_left_behind_is_a_fault_and_a_fresh_host_takes_over(chain_kb, monkeypatch):
     evaluator = Evaluator(chain_kb)
-    monkeypatch.setattr(evaluator.host, "retract_facts", lambda name, facts: None)
+    monkeypatch.setattr(evaluator, "_retract", lambda facts: None)
     with pytest.raises(EngineFault, match="facts were left in durable-rules"):
         evaluator.evaluate(make_case(pain={"hip": "left"}))
     assert evaluator.abandoned_hosts == 1
+    monkeypatch.undo()
     assert "t.chain2" in fired(evaluator.evaluate(make_case(pain={"hip": "left"})))
 
 
 def test_a_failing_action_is_a_fault_not_silence_and_the_next_case_runs(chain_kb, monkeypatch):
-    """Traps 2 and 4: an exception inside an action is kept (durable-rules would swallow it); pending
-    activations are drained before the state is deleted, so the next case runs normally."""
+    """Traps 2 and 4: an exception inside an action is kept (durable-rules' wrapper would swallow it: our
+    own loop dispatches actions); the ruleset with its pending activations is abandoned, never deleted, so
+    the next case runs normally."""
     evaluator = Evaluator(chain_kb)
     original = evaluator._fire
 
-    def broken(run, rule_, c):
+    def broken(run, rule_):
         if rule_.id == "t.chain":
             raise ZeroDivisionError("boom")
-        return original(run, rule_, c)
+        return original(run, rule_)
 
     monkeypatch.setattr(evaluator, "_fire", broken)
     with pytest.raises(EngineFault, match="ZeroDivisionError: boom"):
         evaluator.evaluate(make_case(pain={"hip": "left"}))
+    assert evaluator.abandoned_hosts == 1
     monkeypatch.setattr(evaluator, "_fire", original)
     assert "t.chain2" in fired(evaluator.evaluate(make_case(pain={"hip": "left"})))
 
@@ -115,20 +118,25 @@ def test_a_case_with_no_pushed_fields_never_asserts_an_empty_batch(tmp_path, mon
     """Trap 3: assert_facts([]) segfaults; a case with nothing to assert skips the call and still runs."""
     kb = knowledge.load(folder(tmp_path, [rule("t.none", {"field": "imaging.xray_hip", "absent": True}, [warn("x")])]))
     evaluator = Evaluator(kb)
-    calls = []
-    real = evaluator.host.assert_facts
-    monkeypatch.setattr(evaluator.host, "assert_facts", lambda name, facts: calls.append(len(facts)) or real(name, facts))
+    batches = []
+    real = evaluator._assert
+    monkeypatch.setattr(evaluator, "_assert", lambda facts: (isinstance(facts, list) and batches.append(facts)) or real(facts))
     result = evaluator.evaluate(make_case())
-    assert calls == []
+    assert batches == []
     assert fired(result) == ["t.none"]
 
 
-def test_actions_take_exactly_one_parameter(chain_kb):
-    """Trap 5: a two-parameter action is treated as asynchronous and silently stops the chain."""
+def test_durable_rules_never_runs_an_action_itself(chain_kb):
+    """Trap 5 (a two-parameter action is treated as asynchronous and stops the chain) and trap 4 (the
+    wrapper swallows exceptions) cannot arise: our loop takes each activation from the C core and runs
+    the rule; the callables registered with durable-rules take one parameter and refuse to run."""
     evaluator = Evaluator(chain_kb)
     for item in evaluator.program.compiled:
         action = evaluator._action_for(item.rule)
         assert len(inspect.signature(action).parameters) == 1
+        with pytest.raises(AssertionError, match="ran the action"):
+            action(None)
+    assert "t.chain2" in fired(evaluator.evaluate(make_case(pain={"hip": "left"})))
 
 
 def test_absence_is_decided_after_every_rule_that_could_assert_it(chain_kb):
