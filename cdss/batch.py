@@ -226,6 +226,8 @@ def run(settings: Settings, kb) -> int:
     progress.update(resumed)
     try:
         if settings.executor == "inline":
+            from . import cases
+            cases.use_fast_validation()
             _run_inline(items, kb, options, sink, summary, ids, report, progress)
         else:
             _run_pool(items, settings, sink, summary, ids, report, progress, total)

@@ -53,6 +53,7 @@ def init_worker(rules_dir: str | None) -> None:
     kb = knowledge.load(rules_dir)
     from .engine import evaluator_for
     evaluator_for(kb)
+    cases.use_fast_validation()
     _STATE["kb"] = kb
 
 

