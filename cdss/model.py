@@ -55,21 +55,21 @@ class Matched:
             out["value"] = list(self.value) if isinstance(self.value, tuple) else self.value
         return out
 
-    def describe(self) -> str:
+    def describe(self, lang: str = "en") -> str:
         """A short human phrase: `pain.hip = left`, `no imaging.xray_hip`."""
         name = self.ref.lstrip("/").replace("/", ".") if self.kind in ("field", "trial") else self.ref
         if self.absent:
-            return f"no {name}"
+            return f"{'geen' if lang == 'nl' else 'no'} {name}"
         if self.value is None:
             return name
-        return f"{name} = {_show(self.value)}"
+        return f"{name} = {_show(self.value, lang)}"
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, lang: str = "en") -> str:
     if isinstance(value, bool):
-        return "yes" if value else "no"
+        return {"en": ("no", "yes"), "nl": ("nee", "ja")}["nl" if lang == "nl" else "en"][value]
     if isinstance(value, (list, tuple)):
-        return ", ".join(_show(v) for v in value)
+        return ", ".join(_show(v, lang) for v in value)
     return str(value)
 
 

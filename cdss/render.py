@@ -54,9 +54,9 @@ class _Chain:
                     out.extend(self.fields(self.asserters.get((matched.kind, matched.ref), ()), seen))
         return list(dict.fromkeys(out))
 
-    def because(self, rules) -> str:
+    def because(self, rules, lang: str = "en") -> str:
         found = [m for m in self.fields(rules) if not m.absent] or self.fields(rules)
-        text = "; ".join(m.describe() for m in found[:MAX_BECAUSE])
+        text = "; ".join(m.describe(lang) for m in found[:MAX_BECAUSE])
         return text + ("; ..." if len(found) > MAX_BECAUSE else "")
 
     def explain(self, rules, kb: KnowledgeBase | None, lang: str, depth: int = 0, seen=None) -> list[str]:
@@ -71,7 +71,7 @@ class _Chain:
             known = kb.by_id.get(rule) if kb else None
             title = known.title.pick(lang) if known else ""
             lines.append(f"{pad}<- {rule}" + (f": {title}" if title else ""))
-            shown = "; ".join(m.describe() for m in entry.matched) or "-"
+            shown = "; ".join(m.describe(lang) for m in entry.matched) or "-"
             lines.append(f"{pad}   matched: {shown}")
             for matched in entry.matched:
                 if matched.kind in ("fact", "condition", "red_flag") and not matched.absent:
@@ -88,9 +88,14 @@ def to_text(result: Result | ErrorResult, kb: KnowledgeBase | None = None, lang:
              f"(sha256 {result.knowledge_base.sha256[:12]})",
              DISCLAIMER["nl" if lang == "nl" else "en"], ""]
 
+    shown: set[str] = set()
+
     def add_reason(rules, rationale) -> None:
-        lines.append(f"      {h['because']}: {chain.because(rules)}")
-        lines.append(f"      {rationale.pick(lang)}")
+        lines.append(f"      {h['because']}: {chain.because(rules, lang)}")
+        text = rationale.pick(lang)
+        if text not in shown:  # a reason shared by several items is printed once, at the first
+            shown.add(text)
+            lines.append(f"      {text}")
         if explain:
             lines.append(f"      {h['chain']}:")
             lines.extend(chain.explain(rules, kb, lang))
