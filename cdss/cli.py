@@ -191,6 +191,8 @@ def batch_command(paths, output, fmt, check, jobs, executor, scheduler, quiet, r
 
 from .synth_cli import synth_command  # noqa: E402
 main.add_command(synth_command)
+from .audit_cli import audit_group  # noqa: E402
+main.add_command(audit_group)
 
 
 if __name__ == "__main__":  # pragma: no cover
