@@ -91,6 +91,14 @@ def _one_of(key: str, values) -> dict:
     return {key: values[0]} if len(values) == 1 else {"$or": [{key: v} for v in values]}
 
 
+def _core_readable(value) -> bool:
+    """durable-rules' JSON reader takes an exponent only after a fraction: a threshold such as 0.00001
+    (which Python writes 1e-05) would make the ruleset fail to build. Such a test stays in the action."""
+    if isinstance(value, tuple):
+        return all(_core_readable(v) for v in value)
+    return not (isinstance(value, float) and "e" in repr(value) and "." not in repr(value))
+
+
 def _field_pattern(test: FieldTest) -> dict | None:
     catalogue = field_catalogue()
     is_list = catalogue[test.path].get("type") == "array"
@@ -119,6 +127,8 @@ def _field_pattern(test: FieldTest) -> dict | None:
         return {NEGATED: _and(*base)}
     if op == "present":
         return _and(*base)
+    if not _core_readable(value):
+        return _and(*base)  # only the field's presence; the action's check compares
     if op == "eq":
         return _and(*base, {"v": value})
     if op == "in":

@@ -328,11 +328,12 @@ class Score(Node):
     def tally(self, facts: Facts) -> tuple[float, list[Matched]]:
         total, found = 0.0, []
         for domain in self.domains:
-            best, best_found = 0.0, []
+            best, best_found = None, []
             for points, node in domain.options:
                 got = node.holds(facts)
-                if got is not None and points > best:
+                if got is not None and (best is None or points > best):
                     best, best_found = points, got
+            best = 0.0 if best is None else best  # no option holds: the domain scores nothing
             total += best
             found.extend(best_found)
             found.append(Matched("score", domain.name, best))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import threading
 
 from durable import engine as durable_engine
@@ -33,7 +34,16 @@ from .model import Case, Result
 
 CORE = durable_engine.durable_rules_engine
 URGENCY_RANK = {"emergency": 0, "urgent": 1, "soon": 2, "routine": 3}
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# durable-rules' JSON reader (src/rules/json.c, getNumber) accepts an exponent only after a fraction: it
+# reads Python's repr of 1e16 or 1e-05 ("1e+16", "1e-05") as the integer 1 followed by garbage, and the
+# state that leaves behind crashes the process (a segfault on the next activation). Write them "1.0e+16".
+# A number in our compact JSON follows ':', ',' or '['; the facts' strings (paths, codes, ids) hold none.
+_BARE_EXPONENT = re.compile(r"(?<=[:,\[])(-?[0-9]+)(?=[eE][-+]?[0-9])")
+
+
+def _dumps(value) -> str:
+    return _BARE_EXPONENT.sub(r"\1.0", _encode(value))
 
 
 class _QuietHost(durable_engine.Host):

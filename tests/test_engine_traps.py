@@ -223,3 +223,23 @@ def test_two_tests_on_one_field_share_one_pattern(tmp_path):
     assert fired(evaluator.evaluate(make_case(patient={"age_years": 16}, pain=both))) == []
     assert fired(evaluator.evaluate(make_case(patient={"age_years": 7}, pain=both))) == []
     assert fired(evaluator.evaluate(make_case(patient={"age_years": 12}, pain={"hip_sites": ["groin"]}))) == []
+
+
+def test_a_threshold_python_writes_with_a_bare_exponent(tmp_path):
+    """durable-rules reads 1e-05 (Python's repr of 0.00001) as 1 plus garbage: the ruleset would not
+    build. Such a threshold stays out of the pattern and is decided, exactly, in the action."""
+    kb = knowledge.load(folder(tmp_path, [rule("t.tiny", {"field": "labs.crp_mg_l", "gt": 0.00001}, [warn("x")])]))
+    evaluator = Evaluator(kb)
+    assert fired(evaluator.evaluate(make_case(labs={"crp_mg_l": 0.00002}))) == ["t.tiny"]
+    assert fired(evaluator.evaluate(make_case(labs={"crp_mg_l": 0.000001}))) == []
+    assert fired(evaluator.evaluate(make_case(labs={"crp_mg_l": 1e-05}))) == []
+
+
+def test_a_score_domain_takes_its_highest_option_that_holds_even_if_negative(tmp_path):
+    score = {"score": {"at_least": -1, "at_most": -1, "domains": [{"name": "d", "options": [
+        {"points": -1, "when": {"field": "pain.hip", "eq": "left"}},
+        {"points": -3, "when": {"field": "pain.knee", "eq": "left"}}]}]}}
+    kb = knowledge.load(folder(tmp_path, [rule("t.score", score, [warn("x")])]))
+    evaluator = Evaluator(kb)
+    assert fired(evaluator.evaluate(make_case(pain={"hip": "left", "knee": "left"}))) == ["t.score"]
+    assert fired(evaluator.evaluate(make_case(pain={"knee": "left"}))) == []
