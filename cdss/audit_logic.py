@@ -22,7 +22,7 @@ from typing import Any, Iterable
 
 from .audit_sat import Solver
 from .conditions import (MISSING, All, Any_, ConditionTest, Count, FactTest, FieldRef, FieldTest, Node, Not,
-                         RedFlagTest, Score, TrialTest)
+                         RedFlagTest, Score, TrialTest, compare)
 from .knowledge import field_catalogue
 
 FALSE, TRUE = 0, 1
@@ -146,29 +146,6 @@ class Region:
     @property
     def value(self):
         return MISSING if self.missing else self.samples[0]
-
-
-def scalar_test(op: str, operand, value) -> bool:
-    """FieldTest.test on one value, for a constant operand."""
-    if op == "absent":
-        return value is MISSING
-    if value is MISSING:
-        return False
-    if op == "present":
-        return True
-    if op == "eq":
-        return value == operand and isinstance(value, bool) == isinstance(operand, bool)
-    if op == "ne":
-        return value != operand
-    if op == "in":
-        return value in operand
-    if op == "lt":
-        return value < operand
-    if op == "lte":
-        return value <= operand
-    if op == "gt":
-        return value > operand
-    return value >= operand
 
 
 class FieldSpace:
@@ -397,7 +374,7 @@ class RuleLogic:
             return f.var(("ref", test.path, test.op, ref.path, ref.times, ref.plus))
         regions = self.space.regions(test.path)
         return f.or_(f.var(("region", test.path, i)) for i, region in enumerate(regions)
-                     if scalar_test(test.op, test.operand, region.value))
+                     if compare(test.op, region.value, test.operand))
 
     # questions
     def solve(self, *roots: int, prefer: Iterable[int] = ()) -> "Model | None":

@@ -46,6 +46,36 @@ def pointer(path: str) -> str:
     return "/" + path.replace(".", "/")
 
 
+def compare(op: str, value: Any, other: Any) -> bool:
+    """One field test on one value: `value` is MISSING when the field is absent, `other` the operand
+    (MISSING when it is another field that is absent). A missing field fails every test but `absent`."""
+    if op == "absent":
+        return value is MISSING
+    if value is MISSING:
+        return False
+    if op == "present":
+        return True
+    if op == "eq":
+        return value == other and isinstance(value, bool) == isinstance(other, bool)
+    if op == "ne":
+        return value != other
+    if op == "in":
+        return value in other
+    if op == "contains":
+        return other in value
+    if op == "contains_any":
+        return any(item in value for item in other)
+    if other is MISSING:
+        return False
+    if op == "lt":
+        return value < other
+    if op == "lte":
+        return value <= other
+    if op == "gt":
+        return value > other
+    return value >= other  # gte
+
+
 @frozen
 class FieldRef:
     """Another case field as an operand, scaled: value = field * times + plus."""
@@ -105,34 +135,8 @@ class FieldTest(Node):
         return Matched("field", pointer(self.path), shown)
 
     def test(self, case: dict) -> bool:
-        value = lookup(case, self.parts)
-        op = self.op
-        if op == "absent":
-            return value is MISSING
-        if value is MISSING:
-            return False
-        if op == "present":
-            return True
-        if op == "eq":
-            return value == self.operand and isinstance(value, bool) == isinstance(self.operand, bool)
-        if op == "ne":
-            return value != self.operand
-        if op == "in":
-            return value in self.operand
-        if op == "contains":
-            return self.operand in value
-        if op == "contains_any":
-            return any(item in value for item in self.operand)
         other = self.operand.value(case) if isinstance(self.operand, FieldRef) else self.operand
-        if other is MISSING:
-            return False
-        if op == "lt":
-            return value < other
-        if op == "lte":
-            return value <= other
-        if op == "gt":
-            return value > other
-        return value >= other  # gte
+        return compare(self.op, lookup(case, self.parts), other)
 
     def holds(self, facts: Facts) -> list[Matched] | None:
         if not self.test(facts.case):
