@@ -71,6 +71,14 @@ def build_result(run, kb: KnowledgeBase, stratum_of: dict) -> Result:
         trace=tuple(trace))
 
 
+def _by_code(items) -> dict[str, list]:
+    """Conclusions grouped by code, each group in rule-base order (items arrive in that order)."""
+    grouped: dict[str, list] = defaultdict(list)
+    for rule, data in items:
+        grouped[data["code"]].append((rule, data))
+    return grouped
+
+
 def _act_order(rec: Recommendation, flag_codes: set) -> tuple:
     """Red-flag actions first, then diagnostics and referrals, then treatment by ladder step."""
     if any(target in flag_codes for target in rec.for_):
@@ -84,9 +92,7 @@ def _act_order(rec: Recommendation, flag_codes: set) -> tuple:
 
 
 def _merge_red_flags(items) -> list[RedFlag]:
-    grouped: dict[str, list] = defaultdict(list)
-    for rule, data in items:
-        grouped[data["code"]].append((rule, data))
+    grouped = _by_code(items)
     out = []
     for code, entries in grouped.items():
         status = max((d["status"] for _, d in entries), key=RED_FLAG_STATUS_RANK.get)
@@ -98,9 +104,7 @@ def _merge_red_flags(items) -> list[RedFlag]:
 
 
 def _merge_conditions(items, classifications, vocab) -> list[Condition]:
-    grouped: dict[str, list] = defaultdict(list)
-    for rule, data in items:
-        grouped[data["code"]].append((rule, data))
+    grouped = _by_code(items)
     out = []
     for code, entries in grouped.items():
         status = max((d["status"] for _, d in entries), key=STATUS_RANK.get)
@@ -115,9 +119,7 @@ def _merge_conditions(items, classifications, vocab) -> list[Condition]:
 
 
 def _merge_recommendations(items) -> list[Recommendation]:
-    grouped: dict[str, list] = defaultdict(list)
-    for rule, data in items:
-        grouped[data["code"]].append((rule, data))
+    grouped = _by_code(items)
     out = []
     for code, entries in grouped.items():
         urgency = min((d["urgency"] for _, d in entries), key=URGENCY_RANK.get)
@@ -135,9 +137,7 @@ def _merge_recommendations(items) -> list[Recommendation]:
 
 
 def _merge_do_not(items) -> list[DoNot]:
-    grouped: dict[str, list] = defaultdict(list)
-    for rule, data in items:
-        grouped[data["code"]].append((rule, data))
+    grouped = _by_code(items)
     return [DoNot(code, tuple(sorted(set(_union(d.get("for", ()) for _, d in entries)))), entries[0][0].rationale,
                   _union([(r.id,) for r, _ in entries]), _union(r.sources for r, _ in entries),
                   tuple((r.id, tuple(d.get("for", ())), r.rationale, r.sources) for r, d in entries))
