@@ -86,19 +86,24 @@ def evaluate_command(case_path: str, fmt: str, explain: bool, lang: str, rules_d
 @click.argument("paths", nargs=-1, required=True, metavar="CASE...")
 @RULES
 def validate_command(paths: tuple[str, ...], rules_dir: Path | None) -> None:
-    """Check case files (or folders of them) against the case contract, and that the rules load."""
+    """Check case files, folders (*.json, *.jsonl) or - (JSONL on stdin) against the case contract, and
+    that the rules load."""
+    from . import inputs
     _load(rules_dir)
     bad = total = 0
-    for path in cases.case_files(list(paths)):
+    for item in inputs.items(list(paths)):
         total += 1
+        where = item.source if item.line is None else f"{item.source}:{item.line}"
         try:
-            cases.read_case(str(path))
+            if item.problem is not None:
+                raise CaseError(item.source, "", item.problem)
+            cases.case_from_data(cases.decode(item.raw, item.source), item.source, item.line)
         except CaseError as error:
             bad += 1
-            click.echo(str(error), err=True)
+            click.echo(f"{where}: {error.pointer or '/'}: {error.message}", err=True)
     if total == 0:
-        _fail("no case files found under " + ", ".join(paths))
-    click.echo(f"{total - bad} of {total} case files valid")
+        _fail("no cases found under " + ", ".join(paths))
+    click.echo(f"{total - bad} of {total} cases valid")
     if bad:
         sys.exit(1)
 

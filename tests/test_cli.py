@@ -80,10 +80,13 @@ def test_validate_reports_each_bad_file_and_exits_1(tmp_path):
     good.write_text(json.dumps(CASE))
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"id": "b", "patient": {"age_years": -1}}))
+    lines = tmp_path / "more.jsonl"
+    lines.write_text(json.dumps(CASE) + "\n" + json.dumps({"id": "c", "patient": {"age_years": 40, "sexx": "male"}}) + "\n")
     result = CliRunner().invoke(main, ["validate", str(tmp_path)])
     assert result.exit_code == 1
-    assert "1 of 2 case files valid" in result.output
+    assert "2 of 4 cases valid" in result.output
     assert f"{bad}: /patient/age_years" in result.output
+    assert f"{lines}:2: /patient/sexx: unknown field 'sexx'; did you mean 'sex'?" in result.output
 
 
 def test_rules_list_and_show(tmp_path):
