@@ -92,6 +92,10 @@ class KnowledgeBase:
     def by_id(self) -> dict[str, Rule]:
         return {rule.id: rule for rule in self.rules}
 
+    @functools.cached_property
+    def order_of(self) -> dict[str, int]:
+        return {rule.id: rule.order for rule in self.rules}
+
     @property
     def failed_min_weeks(self) -> float:
         return self.manifest.get("failed_trial_min_weeks", 4)

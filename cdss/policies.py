@@ -37,7 +37,7 @@ def _union(groups) -> tuple:
 
 def build_result(run, kb: KnowledgeBase, stratum_of: dict) -> Result:
     vocab = resources.vocabulary()
-    order = {rule.id: rule.order for rule in kb.rules}
+    order = kb.order_of
     by_kind: dict[str, list] = defaultdict(list)
     for rule, conclusion in sorted(run.conclusions, key=lambda rc: rc[0].order):
         by_kind[conclusion.kind].append((rule, conclusion.data))
