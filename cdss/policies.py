@@ -12,7 +12,7 @@ from collections import defaultdict
 
 from attrs import evolve
 
-from .conditions import STATUS_RANK, MISSING, lookup
+from .conditions import STATUS_RANK, lookup
 from .knowledge import KnowledgeBase
 from .model import (Condition, DoNot, Matched, RedFlag, Recommendation, Result, Text, TraceEntry, Warning)
 from . import resources

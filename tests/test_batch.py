@@ -11,13 +11,12 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 
 from cdss import batchwork
 from cdss.cli import main
 from cdss.progress import Progress
-from conftest import CASES, ROOT
+from conftest import CASES
 
 SHIPPED = sorted(CASES.rglob("*.json"))
 
