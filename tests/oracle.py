@@ -257,7 +257,8 @@ class Oracle:
         self.by_layer = [[r for r in self.rules if self.layer[r.id] == k] for k in range(max(self.layer.values()) + 1)]
         self.default_weeks = self.manifest.get("failed_trial_min_weeks", 4)
         self.kb = SimpleNamespace(rules=self.rules, manifest=self.manifest, failed_min_weeks=self.default_weeks,
-                                  identity=KnowledgeBaseId(str(self.manifest["version"]), "oracle"))
+                                  identity=KnowledgeBaseId(str(self.manifest["version"]), "oracle"),
+                                  order_of={rule.id: rule.order for rule in self.rules})
 
     def conclusion(self, raw: dict) -> SimpleNamespace:
         """A `then` item as build_result reads it: kind and data (recommendations get kind/category from
