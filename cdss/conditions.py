@@ -83,9 +83,10 @@ class FieldRef:
     path: str
     times: float = 1
     plus: float = 0
+    parts: tuple[str, ...] = field(init=False, eq=False, repr=False)
 
-    @property
-    def parts(self) -> tuple[str, ...]:
+    @parts.default
+    def _split(self) -> tuple[str, ...]:
         return tuple(self.path.split("."))
 
     def value(self, case: dict) -> Any:
@@ -121,27 +122,38 @@ class FieldTest(Node):
     op: str
     operand: Any = None
     line: int | None = field(default=None, eq=False)
+    # Split and rendered once: conditions are tested on every activation of every case.
+    parts: tuple[str, ...] = field(init=False, eq=False, repr=False)
+    pointer: str = field(init=False, eq=False, repr=False)
 
-    @property
-    def parts(self) -> tuple[str, ...]:
+    @parts.default
+    def _split(self) -> tuple[str, ...]:
         return tuple(self.path.split("."))
+
+    @pointer.default
+    def _pointer(self) -> str:
+        return pointer(self.path)
 
     def _witness(self, value: Any) -> Matched:
         if value is MISSING:
-            return Matched("field", pointer(self.path), absent=True)
+            return Matched("field", self.pointer, absent=True)
         if isinstance(value, list):
-            return Matched("field", pointer(self.path), tuple(value))
+            return Matched("field", self.pointer, tuple(value))
         shown = value if isinstance(value, (str, int, float, bool)) else None
-        return Matched("field", pointer(self.path), shown)
+        return Matched("field", self.pointer, shown)
 
     def test(self, case: dict) -> bool:
+        return self._test(case, lookup(case, self.parts))
+
+    def _test(self, case: dict, value: Any) -> bool:
         other = self.operand.value(case) if isinstance(self.operand, FieldRef) else self.operand
-        return compare(self.op, lookup(case, self.parts), other)
+        return compare(self.op, value, other)
 
     def holds(self, facts: Facts) -> list[Matched] | None:
-        if not self.test(facts.case):
+        value = lookup(facts.case, self.parts)
+        if not self._test(facts.case, value):
             return None
-        found = [self._witness(lookup(facts.case, self.parts))]
+        found = [self._witness(value)]
         if isinstance(self.operand, FieldRef):
             found.append(self._ref_witness(facts.case))
         return found

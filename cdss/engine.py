@@ -46,6 +46,21 @@ def _dumps(value) -> str:
     return _BARE_EXPONENT.sub(r"\1.0", _encode(value))
 
 
+def _conclusion_json(conclusion: Conclusion, pushed: frozenset) -> str | None:
+    """The JSON fields (after sid and id) of the fact a conclusion asserts into durable-rules, or None
+    when no rule pattern consumes it and it stays in Python only."""
+    d = conclusion.data
+    if conclusion.kind == "assert" and ("fact", d["name"]) in pushed:
+        fields = {"t": "fact", "n": d["name"]}
+    elif conclusion.kind == "condition" and ("condition", d["code"]) in pushed:
+        fields = {"t": "cond", "c": d["code"], "s": d["status"]}
+    elif conclusion.kind == "red_flag" and (("red_flag", d["code"]) in pushed or ("red_flag", "any") in pushed):
+        fields = {"t": "flag", "c": d["code"], "u": d["urgency"]}
+    else:
+        return None
+    return _dumps(fields)[1:-1]
+
+
 class _QuietHost(durable_engine.Host):
     """A Host without the two timer threads, which would run pending actions outside our call (trap 2)."""
 
@@ -61,7 +76,7 @@ class CaseRun:
         self.sid = sid
         self.facts = Facts(case=case.data, failed_min_weeks=kb.failed_min_weeks)
         self.fired: dict[str, tuple] = {}  # rule id -> (witnesses, asserted)
-        self.in_engine: list[dict] = []  # every fact asserted into durable-rules, to retract afterwards
+        self.in_engine: list[str] = []  # every fact asserted into durable-rules, as JSON, to retract afterwards
         self.conclusions: list[tuple[Rule, Conclusion]] = []
         self.fault: BaseException | None = None
         self.serial = itertools.count()
@@ -80,6 +95,12 @@ class Evaluator:
         self._current: CaseRun | None = None
         self._lock = threading.Lock()
         self._paths = [(path, tuple(path.split("."))) for path in sorted(self.program.scalar_paths)]
+        # Every fact a conclusion can assert, as JSON around its id: encoding the facts was a tenth of a
+        # case's time, and the same strings serve to retract them afterwards.
+        self._fact_json = {id(c): body for item in self.program.compiled for c in item.rule.then
+                           if (body := _conclusion_json(c, self.program.pushed_refs)) is not None}
+        self._phase_json = {k: _dumps({"sid": self.SID, "id": f"p{k}", "t": "phase", "k": k})
+                            for k in self.program.strata}
         self._list_paths = [(path, tuple(path.split("."))) for path in sorted(self.program.list_paths)]
 
     def _new_host(self) -> None:
@@ -106,10 +127,9 @@ class Evaluator:
             raise EngineFault(f"durable-rules saw {what} twice (MessageObserved; see its issue #376)")
         return 0 if code == 3 else result[1]
 
-    def _assert(self, facts: list[dict] | dict) -> None:
-        """Assert from outside any action, then run every activation it leads to, to the fixpoint."""
-        batch = isinstance(facts, list)
-        result = (CORE.assert_facts if batch else CORE.assert_fact)(self._handle, _dumps(facts))
+    def _assert(self, facts: str, batch: bool) -> None:
+        """Assert JSON from outside any action, then run every activation it leads to, to the fixpoint."""
+        result = (CORE.assert_facts if batch else CORE.assert_fact)(self._handle, facts)
         self._run_actions(self._check(result, "a case fact" if batch else "a phase token"))
 
     def _run_actions(self, state_handle) -> None:
@@ -140,39 +160,33 @@ class Evaluator:
         for conclusion in rule.then:
             asserted.append(describe_conclusion(conclusion))
             run.conclusions.append((rule, conclusion))
-            fact = self._apply(run, conclusion)
-            if fact is not None:
+            if self._apply(run, conclusion) and (body := self._fact_json.get(id(conclusion))) is not None:
+                fact = f'{{"sid":"{run.sid}","id":"d{next(run.serial)}",{body}}}'
                 run.in_engine.append(fact)
                 # Inside an action: durable-rules queues the activations; our loop takes them next.
-                self._check(CORE.assert_fact(self._handle, _dumps(fact)), f"fact {fact}")
+                self._check(CORE.assert_fact(self._handle, fact), f"fact {fact}")
         run.fired[rule.id] = (tuple(dict.fromkeys(witnesses)), tuple(asserted))
 
-    def _apply(self, run: CaseRun, conclusion: Conclusion) -> dict | None:
-        """Record a conclusion in the case's knowledge; return the durable-rules fact to assert, if any
-        rule pattern consumes it and it is new (asserting a duplicate would raise, trap 4)."""
+    @staticmethod
+    def _apply(run: CaseRun, conclusion: Conclusion) -> bool:
+        """Record a conclusion in the case's knowledge; True when it is new (asserting a duplicate fact
+        into durable-rules would raise, trap 4)."""
         d, facts = conclusion.data, run.facts
-        pushed = self.program.pushed_refs
         if conclusion.kind == "assert":
             if d["name"] in facts.facts:
-                return None
+                return False
             facts.facts.add(d["name"])
-            if ("fact", d["name"]) in pushed:
-                return {"sid": run.sid, "id": f"d{next(run.serial)}", "t": "fact", "n": d["name"]}
-        elif conclusion.kind == "condition":
-            have = facts.conditions.setdefault(d["code"], set())
-            if d["status"] in have:
-                return None
-            have.add(d["status"])
-            if ("condition", d["code"]) in pushed:
-                return {"sid": run.sid, "id": f"d{next(run.serial)}", "t": "cond", "c": d["code"], "s": d["status"]}
+            return True
+        if conclusion.kind == "condition":
+            have, value = facts.conditions.setdefault(d["code"], set()), d["status"]
         elif conclusion.kind == "red_flag":
-            have = facts.red_flags.setdefault(d["code"], set())
-            if d["urgency"] in have:
-                return None
-            have.add(d["urgency"])
-            if ("red_flag", d["code"]) in pushed or ("red_flag", "any") in pushed:
-                return {"sid": run.sid, "id": f"d{next(run.serial)}", "t": "flag", "c": d["code"], "u": d["urgency"]}
-        return None
+            have, value = facts.red_flags.setdefault(d["code"], set()), d["urgency"]
+        else:
+            return False
+        if value in have:
+            return False
+        have.add(value)
+        return True
 
     # -- one case -------------------------------------------------------------------------------
     def _case_facts(self, run: CaseRun) -> list[dict]:
@@ -208,13 +222,14 @@ class Evaluator:
             clean = False
             try:
                 facts = self._case_facts(run)
-                run.in_engine.extend(facts)
                 if facts:  # assert_facts([]) segfaults (trap 3)
-                    self._assert(facts)
+                    batch = _dumps(facts)
+                    run.in_engine.append(batch[1:-1])
+                    self._assert(batch, batch=True)
                 for stratum in self.program.strata:
-                    token = {"sid": run.sid, "id": f"p{stratum}", "t": "phase", "k": stratum}
+                    token = self._phase_json[stratum]
                     run.in_engine.append(token)
-                    self._assert(token)
+                    self._assert(token, batch=False)
                 clean = self._empty_state(run)
             except EngineFault as fault:
                 run.fault = fault
@@ -230,8 +245,8 @@ class Evaluator:
                 raise run.fault
             return run
 
-    def _retract(self, facts: list[dict]) -> None:
-        self._check(CORE.retract_facts(self._handle, _dumps(facts)), "the case's facts")
+    def _retract(self, facts: list[str]) -> None:
+        self._check(CORE.retract_facts(self._handle, "[" + ",".join(facts) + "]"), "the case's facts")
 
     def _empty_state(self, run: CaseRun) -> bool:
         """Retract what the case asserted and check that nothing is left: the next case starts clean."""

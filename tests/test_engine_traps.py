@@ -120,7 +120,7 @@ def test_a_case_with_no_pushed_fields_never_asserts_an_empty_batch(tmp_path, mon
     evaluator = Evaluator(kb)
     batches = []
     real = evaluator._assert
-    monkeypatch.setattr(evaluator, "_assert", lambda facts: (isinstance(facts, list) and batches.append(facts)) or real(facts))
+    monkeypatch.setattr(evaluator, "_assert", lambda facts, batch: (batch and batches.append(facts)) or real(facts, batch))
     result = evaluator.evaluate(make_case())
     assert batches == []
     assert fired(result) == ["t.none"]
