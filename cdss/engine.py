@@ -29,7 +29,7 @@ from . import policies
 from .compiler import Program, compile_knowledge
 from .conditions import MISSING, STATUS_RANK, Facts, lookup
 from .errors import EngineFault
-from .knowledge import Conclusion, KnowledgeBase, Rule, describe_conclusion
+from .knowledge import Conclusion, KnowledgeBase, Rule
 from .model import Case, Result
 
 CORE = durable_engine.durable_rules_engine
@@ -43,7 +43,10 @@ _BARE_EXPONENT = re.compile(r"(?<=[:,\[])(-?[0-9]+)(?=[eE][-+]?[0-9])")
 
 
 def _dumps(value) -> str:
-    return _BARE_EXPONENT.sub(r"\1.0", _encode(value))
+    text = _encode(value)
+    if "e-" in text or "e+" in text:  # Python writes exponents so; a cheap test first, the regex scan is slow
+        text = _BARE_EXPONENT.sub(r"\1.0", text)
+    return text
 
 
 def _conclusion_json(conclusion: Conclusion, pushed: frozenset) -> str | None:
@@ -99,9 +102,18 @@ class Evaluator:
         # case's time, and the same strings serve to retract them afterwards.
         self._fact_json = {id(c): body for item in self.program.compiled for c in item.rule.then
                            if (body := _conclusion_json(c, self.program.pushed_refs)) is not None}
+        self._asserted = {item.rule.id: tuple(item.rule.describe_conclusions()) for item in self.program.compiled}
         self._phase_json = {k: _dumps({"sid": self.SID, "id": f"p{k}", "t": "phase", "k": k})
                             for k in self.program.strata}
         self._list_paths = [(path, tuple(path.split("."))) for path in sorted(self.program.list_paths)]
+        # The pushed paths grouped by the case's top-level section, in the same (sorted) order: a case
+        # fills a few sections, and a missing section skips all its paths at once.
+        self._sections: list[tuple[str, list]] = []
+        for path, parts in self._paths:
+            section, rest = (parts[0], parts[1:]) if len(parts) > 1 else ("", parts)  # "": the case itself
+            if not self._sections or self._sections[-1][0] != section:
+                self._sections.append((section, []))
+            self._sections[-1][1].append((path, rest))
 
     def _new_host(self) -> None:
         self.ruleset = f"cdss{next(self._names)}"
@@ -156,16 +168,14 @@ class Evaluator:
         witnesses = rule.when.holds(run.facts)
         if witnesses is None:
             return
-        asserted = []
         for conclusion in rule.then:
-            asserted.append(describe_conclusion(conclusion))
             run.conclusions.append((rule, conclusion))
             if self._apply(run, conclusion) and (body := self._fact_json.get(id(conclusion))) is not None:
                 fact = f'{{"sid":"{run.sid}","id":"d{next(run.serial)}",{body}}}'
                 run.in_engine.append(fact)
                 # Inside an action: durable-rules queues the activations; our loop takes them next.
                 self._check(CORE.assert_fact(self._handle, fact), f"fact {fact}")
-        run.fired[rule.id] = (tuple(dict.fromkeys(witnesses)), tuple(asserted))
+        run.fired[rule.id] = (tuple(dict.fromkeys(witnesses)), self._asserted[rule.id])
 
     @staticmethod
     def _apply(run: CaseRun, conclusion: Conclusion) -> bool:
@@ -192,13 +202,17 @@ class Evaluator:
     def _case_facts(self, run: CaseRun) -> list[dict]:
         out = []
         data, sid = run.case.data, run.sid
-        for path, parts in self._paths:
-            value = lookup(data, parts)
-            if value is MISSING or isinstance(value, list):
+        for section, paths in self._sections:
+            block = data.get(section) if section else data
+            if not isinstance(block, dict):
                 continue
-            # A study (an object) is pushed only as "present"; its findings travel as list facts.
-            out.append({"sid": sid, "id": f"o{len(out)}", "t": "obs", "k": path,
-                        "v": True if isinstance(value, dict) else value})
+            for path, rest in paths:
+                value = lookup(block, rest)
+                if value is MISSING or isinstance(value, list):
+                    continue
+                # A study (an object) is pushed only as "present"; its findings travel as list facts.
+                out.append({"sid": sid, "id": f"o{len(out)}", "t": "obs", "k": path,
+                            "v": True if isinstance(value, dict) else value})
         if self.program.trials:
             limit = self.kb.failed_min_weeks
             for trial in data.get("treatments", ()):

@@ -122,14 +122,13 @@ def _merge_recommendations(items) -> list[Recommendation]:
     grouped = _by_code(items)
     out = []
     for code, entries in grouped.items():
-        urgency = min((d["urgency"] for _, d in entries), key=URGENCY_RANK.get)
-        lead = min(entries, key=lambda e: (URGENCY_RANK[e[1]["urgency"]], e[0].order))
         first = entries[0][1]
-        ranked = sorted(entries, key=lambda e: (URGENCY_RANK[e[1]["urgency"]], e[0].order))
+        ranked = sorted(entries, key=lambda e: (URGENCY_RANK[e[1]["urgency"]], e[0].order)) if len(entries) > 1 else entries
+        lead = ranked[0]  # the most urgent, then the first in rule-base order
         out.append(Recommendation(
-            code=code, kind=first["kind"], category=first["category"], urgency=urgency,
-            for_=tuple(sorted(set(_union(d.get("for", ()) for _, d in entries)))),
-            rationale=lead[0].rationale, rules=_union([(r.id,) for r, _ in entries]),
+            code=code, kind=first["kind"], category=first["category"], urgency=lead[1]["urgency"],
+            for_=tuple(sorted({target for _, d in entries for target in d.get("for", ())})),
+            rationale=lead[0].rationale, rules=tuple(dict.fromkeys(r.id for r, _ in entries)),
             sources=_union(r.sources for r, _ in entries),
             step=min(d.get("step", 0) for _, d in entries),
             contributions=tuple((r.id, tuple(d.get("for", ())), r.rationale, r.sources, d["urgency"]) for r, d in ranked)))
