@@ -145,8 +145,9 @@ def validate(data: dict, source: str) -> None:
 
 
 def _relevance(error):
-    # Prefer the deepest, most specific error (best_match's own order, unknown fields first).
-    return (error.validator != "additionalProperties",) + jsonschema.exceptions.relevance(error)
+    # Unknown fields first (best_match takes the highest key): a misspelt field also makes a required one
+    # "missing", and the misspelling is the error to show. Then best_match's own order.
+    return (error.validator == "additionalProperties",) + jsonschema.exceptions.relevance(error)
 
 
 def case_from_data(data: dict, source: str, line: int | None = None) -> Case:

@@ -54,6 +54,15 @@ def test_unknown_field_suggests_the_closest_name(tmp_path):
     assert "/imaging/xray_hp: unknown field 'xray_hp'; did you mean 'xray_hip'?" in result.output
 
 
+def test_a_misspelt_required_field_is_reported_as_the_misspelling(tmp_path):
+    """The typo also leaves a required field missing; the one error shown is the one to fix."""
+    path = write(tmp_path, with_change(lambda d: d["patient"].update(age_yaers=d["patient"].pop("age_years"))))
+    result = run("evaluate", path)
+    assert result.exit_code == 1
+    assert "/patient/age_yaers: unknown field 'age_yaers'; did you mean 'age_years'?" in result.output
+    assert "missing" not in result.output
+
+
 @pytest.mark.parametrize("change, pointer, expected", [
     (lambda d: d["patient"].update(age_years=200), "/patient/age_years", "expected a value from 0 to 120; got 200"),
     (lambda d: d["pain"].update(duration_weeks=-2), "/pain/duration_weeks", "expected a value of at least 0; got -2"),
