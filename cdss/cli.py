@@ -36,7 +36,21 @@ def _fail(message: str) -> None:
 
 
 class _Group(click.Group):
-    """Turns any unexpected exception into one line (a traceback only with CDSS_DEBUG=1)."""
+    """Turns any unexpected exception into one line (a traceback only with CDSS_DEBUG=1), and imports the
+    synth and audit commands only when they are asked for: together they are a third of the package,
+    and `cdss evaluate` on one case should not pay for loading them."""
+
+    lazy = {"synth": ("cdss.synth_cli", "synth_command"), "audit": ("cdss.audit_cli", "audit_group")}
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self.lazy))
+
+    def get_command(self, ctx, name):
+        if name in self.lazy and name not in self.commands:
+            import importlib
+            module, attribute = self.lazy[name]
+            self.add_command(getattr(importlib.import_module(module), attribute), name)
+        return super().get_command(ctx, name)
 
     def invoke(self, ctx):
         try:
@@ -194,10 +208,6 @@ def batch_command(paths, output, fmt, check, jobs, executor, scheduler, quiet, r
     sys.exit(batch.run(settings, kb))
 
 
-from .synth_cli import synth_command  # noqa: E402
-main.add_command(synth_command)
-from .audit_cli import audit_group  # noqa: E402
-main.add_command(audit_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

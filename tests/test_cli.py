@@ -123,3 +123,16 @@ def test_the_installed_command_runs_without_a_traceback(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"cdss: error: {tmp_path / 'nope.json'}: /: cannot read: No such file or directory"
+
+
+def test_evaluate_loads_neither_audit_nor_synth(tmp_path):
+    """Cold start: `cdss evaluate` imports only what one case needs; audit and synth load when asked for."""
+    path = write_case(tmp_path)
+    probe = ("import sys\nfrom cdss.cli import main\n"
+             "try:\n    main(['evaluate', sys.argv[1]])\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in sys.modules if m.startswith(('cdss.audit', 'cdss.synth'))))")
+    done = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=60)
+    assert "case cli-knee" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    listed = CliRunner().invoke(main, ["--help"]).output
+    assert "audit" in listed and "synth" in listed
