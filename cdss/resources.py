@@ -28,6 +28,7 @@ def schema(name: str) -> dict:
 
 @functools.cache
 def vocabulary() -> dict:
-    """The contract's code lists (conditions, red flags, recommendations, do-nots)."""
+    """The contract's code lists (conditions, red flags, recommendations, do-nots). Read with libyaml's safe
+    loader when present: the pure-Python one took ~60 ms of every cold start."""
     with open(VOCABULARY_FILE, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
