@@ -458,9 +458,11 @@ def _holds_pair(result: dict, condition: str, codes_a, kind_a: str, codes_b) -> 
 
 
 def _holds_treatment_beside_emergency(result: dict) -> bool:
-    flags = {f["code"] for f in result["red_flags"] if f["urgency"] == "emergency"}
-    return bool(flags) and any(r["kind"] == "treatment" and not set(r["for"]) & flags
-                               for r in result["recommendations"])
+    """pathways.md: a treatment other than a red flag's own (any flag that stands) beside an emergency flag."""
+    flags = {f["code"] for f in result["red_flags"]}
+    emergency = any(f["urgency"] == "emergency" for f in result["red_flags"])
+    return emergency and any(r["kind"] == "treatment" and not set(r["for"]) & flags
+                             for r in result["recommendations"])
 
 
 class RedundancyCheck(Check):

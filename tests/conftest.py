@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from cdss import knowledge, resources
 from cdss.errors import RuleFileError
+
+# In CI, hypothesis draws the same examples on every run, so a red build always reproduces; at a desk it
+# explores afresh each time, and what it finds becomes a regression case under cases/.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "cases"

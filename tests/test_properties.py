@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from cdss import cases, render, resources, synth
 from cdss.engine import evaluate
 from conftest import ROOT, case_paths
+from spec_checks import conflicts
 from test_differential import LEAVES, OBJECTS, ORACLE, engine, generated_cases, leaf_strategy, object_strategy
 
 RESULT = jsonschema.Draft202012Validator(resources.schema("result"))
@@ -160,25 +161,6 @@ def red_flag_actions_first(result: dict) -> list[str]:
     if ranks != sorted(ranks):
         problems.append(f"the red flags' actions are not in urgency order: {ranks}")
     return problems
-
-
-def conflicts(result: dict) -> list[str]:
-    """pathways.md, 'Conflicts a result must never hold'."""
-    found = []
-    imaged = {t for r in result["recommendations"] if r["kind"] == "imaging" for t in r["for"]}
-    for item in result["do_not"]:
-        if item["code"] == "routine_imaging" and set(item["for"]) & imaged:
-            found.append(f"imaging recommended beside do_not routine_imaging for {set(item['for']) & imaged}")
-    bridged = {t for r in result["recommendations"] if r["code"] == "bridging_glucocorticoid" for t in r["for"]}
-    for item in result["do_not"]:
-        if item["code"] in ("oral_corticosteroids", "long_term_glucocorticoids") and set(item["for"]) & bridged:
-            found.append(f"bridging_glucocorticoid beside do_not {item['code']} for {set(item['for']) & bridged}")
-    emergency = {f["code"] for f in result["red_flags"] if f["urgency"] == "emergency"}
-    if emergency:
-        for rec in result["recommendations"]:
-            if rec["kind"] == "treatment" and not set(rec["for"]) & emergency:
-                found.append(f"treatment {rec['code']} (for {rec['for']}) beside an emergency red flag")
-    return found
 
 
 @settings(max_examples=400, **SETTINGS)
