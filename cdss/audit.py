@@ -106,8 +106,9 @@ def audit_rules(rules_dir: str | Path | None = None, cases_dir: str | Path | Non
 
 
 def audit_coverage(paths: list[str], rules_dir: str | Path | None = None,
-                   cases_dir: str | Path | None = DEFAULT_CASES_DIR, fail_under: float | None = None) -> AuditReport:
-    """Run the corpus, measure what it reaches, and add the static findings."""
+                   cases_dir: str | Path | None = DEFAULT_CASES_DIR, fail_under: float | None = None,
+                   jobs: int = 1) -> AuditReport:
+    """Run the corpus (in `jobs` worker processes), measure what it reaches, and add the static findings."""
     from .audit_coverage import measure
     started = time.perf_counter()
     report = audit_rules(rules_dir, cases_dir)
@@ -117,7 +118,7 @@ def audit_coverage(paths: list[str], rules_dir: str | Path | None = None,
                             "see `cdss audit rules` for the findings")
     report.kind = "coverage"
     report.fail_under = fail_under
-    report.coverage = measure(paths, ctx)
+    report.coverage = measure(paths, ctx, jobs)
     report.findings = sorted(report.findings + report.coverage.findings, key=Finding.sort_key)
     report.elapsed_seconds = time.perf_counter() - started
     return report

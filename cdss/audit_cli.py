@@ -59,13 +59,16 @@ def audit_rules_command(rules_dir, cases_dir, fmt, html_path, verbose) -> None:
 @VERBOSE
 @click.option("--fail-under", type=click.FloatRange(0, 100), default=None, metavar="PCT",
               help="Fail when fewer than PCT% of the rules have a case that fires them and a near miss.")
-def audit_coverage_command(paths, rules_dir, cases_dir, fmt, html_path, verbose, fail_under) -> None:
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+              help="Worker processes that evaluate the cases [default: all cores].")
+def audit_coverage_command(paths, rules_dir, cases_dir, fmt, html_path, verbose, fail_under, jobs) -> None:
     """Evaluate the cases (files or folders; *.json, *.jsonl) and report what they reach: rules fired,
     branches, statuses per pathway and condition, codes, cases that fell through, and test coverage."""
     missing = [p for p in paths if not Path(p).exists()]
     if missing:
         raise click.BadParameter(f"no such file or folder: {', '.join(missing)}", param_hint="CASES")
-    report = audit.audit_coverage(list(paths), rules_dir, cases_dir, fail_under)
+    import os
+    report = audit.audit_coverage(list(paths), rules_dir, cases_dir, fail_under, jobs or os.cpu_count() or 1)
     if report.coverage.cases == 0 and not report.coverage.case_errors:
         raise click.ClickException("no case files found under " + ", ".join(paths))
     _emit(report, fmt, html_path, verbose)

@@ -9,11 +9,13 @@ and the statuses reached.
 
 from __future__ import annotations
 
+import itertools
 import time
-from collections import Counter
+from collections import Counter, deque
 from pathlib import Path
+from typing import Iterator
 
-from attrs import define, field
+from attrs import define, field, frozen
 
 from . import cases, policies
 from .audit_checks import AuditContext, conclusion_key, positive_alternatives, show_conclusion
@@ -21,7 +23,7 @@ from .audit_model import Finding, Place
 from .audit_source import describe
 from .conditions import STATUS_RANK, All, Any_, Count, Node, Not, Score
 from .engine import evaluator_for
-from .errors import CaseError, EngineFault
+from .errors import CaseError, CdssError, EngineFault
 
 CODE_LISTS = (("conditions", "condition", "conditions"), ("red_flags", "red_flag", "red_flags"),
               ("recommendations", "recommend", "recommendations"), ("do_not", "advise_against", "do_not"))
@@ -145,31 +147,124 @@ def _jsonl(folder: str, path: Path):
             yield folder, source, error
 
 
-def measure(paths: list[str], ctx: AuditContext) -> Coverage:
+def measure(paths: list[str], ctx: AuditContext, jobs: int = 1) -> Coverage:
     """Run every case of the corpus and gather what it reached (compiled case validation for the run:
     jsonschema still decides and explains every case the fast check refuses)."""
     was_fast = cases._FAST["on"]  # noqa: SLF001 - restored below, so that callers see no change
     cases.use_fast_validation()
     try:
-        return _measure(paths, ctx)
+        return _measure(paths, ctx, jobs)
     finally:
         cases._FAST["on"] = was_fast  # noqa: SLF001
 
 
-def _measure(paths: list[str], ctx: AuditContext) -> Coverage:
+@frozen
+class CaseRecord:
+    """What one case reached, small enough to send back from a worker process."""
+
+    folder: str
+    where: str
+    error: str | None = None
+    case_id: str = ""
+    fired: tuple = ()  # rule ids
+    reasons: tuple = ()  # (rule id, branch index): alternatives that held in a rule that fired
+    shadowed: tuple = ()  # rule ids whose every conclusion another rule also drew
+    broken: tuple = ()  # `expected.rules_fired / rules_not_fired` the case contradicts
+    negatives: tuple = ()  # rules the case expects absent, and that stayed absent
+    labelled: bool = False
+    produced: tuple = ()  # (code list, code)
+    conditions: tuple = ()  # (code, status)
+    red_flags: tuple = ()  # (code, status)
+
+
+class _Recorder:
+    """Evaluates one case and reads off its CaseRecord; one per process (the audit's, or a worker's)."""
+
+    def __init__(self, ctx: AuditContext):
+        self.ctx = ctx
+        self.evaluator = evaluator_for(ctx.kb)
+        self.when = {rule.id: rule.when for rule in ctx.rules}
+        self.branch_index = {rule.id: {id(node): i for i, node in enumerate(positive_alternatives(rule.when))}
+                             for rule in ctx.rules}
+
+    def record(self, folder: str, where: str, case) -> CaseRecord:
+        if isinstance(case, (CaseError, str)):  # a case that could not be read: its message
+            return CaseRecord(folder, where, str(case))
+        try:
+            run = self.evaluator.run(case)
+        except EngineFault as error:
+            return CaseRecord(folder, where, f"engine fault: {error}")
+        result = policies.build_result(run, self.ctx.kb, self.evaluator.stratum_of)
+        reasons = []
+        for rule_id in run.fired:
+            if rule_id in self.when:
+                _mark_reasons(self.when[rule_id], run.facts, self.branch_index[rule_id], rule_id, reasons)
+        expected = case.data.get("expected") or {}
+        broken = tuple((where, f"case {case.id} expects {rule_id} to fire, but it did not")
+                       for rule_id in expected.get("rules_fired", ()) if rule_id not in run.fired)
+        broken += tuple((where, f"case {case.id} expects {rule_id} not to fire, but it fired")
+                        for rule_id in expected.get("rules_not_fired", ()) if rule_id in run.fired)
+        return CaseRecord(
+            folder, where, None, case.id, tuple(run.fired), tuple(reasons), _shadowing(run), broken,
+            tuple(r for r in expected.get("rules_not_fired", ()) if r not in run.fired), bool(expected),
+            tuple((name, item.code) for name, _, _ in CODE_LISTS for item in getattr(result, name)),
+            tuple((c.code, c.status) for c in result.conditions), tuple((f.code, f.status) for f in result.red_flags))
+
+
+_WORKER: dict = {}
+
+
+def _start_worker(ctx: AuditContext) -> None:
+    from . import engine
+    engine._evaluators.clear()  # noqa: SLF001 - a fresh durable-rules host of the worker's own, not the parent's
+    cases.use_fast_validation()
+    _WORKER["recorder"] = _Recorder(ctx)
+
+
+def _record_chunk(chunk: list) -> list[CaseRecord]:
+    recorder = _WORKER["recorder"]
+    return [recorder.record(*item) for item in chunk]
+
+
+def _records(paths: list[str], ctx: AuditContext, jobs: int) -> Iterator[CaseRecord]:
+    """Every case's record in corpus order: in this process, or in a pool of `jobs` worker processes
+    through a bounded window (so a corpus of any size streams), like `cdss batch`."""
+    if jobs <= 1:
+        recorder = _Recorder(ctx)
+        for item in corpus(paths):
+            yield recorder.record(*item)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    # A CaseError travels as its message: exceptions with their own constructor do not survive pickling.
+    items = ((f, w, str(c) if isinstance(c, CaseError) else c) for f, w, c in corpus(paths))
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(ctx,)) as pool:
+        window: deque = deque()
+        while True:
+            while len(window) < 4 * jobs and (chunk := list(itertools.islice(items, 64))):
+                window.append((chunk, pool.submit(_record_chunk, chunk)))
+            if not window:
+                return
+            chunk, future = window.popleft()
+            try:
+                yield from future.result()
+            except BrokenProcessPool:
+                raise CdssError(f"a worker process died while auditing the cases from {chunk[0][1]} to "
+                                f"{chunk[-1][1]}; run `cdss batch` on them to find the case that kills it") from None
+
+
+def _measure(paths: list[str], ctx: AuditContext, jobs: int) -> Coverage:
     started = time.perf_counter()
-    kb = ctx.kb
-    evaluator = evaluator_for(kb)
     cov = Coverage([str(p) for p in paths])
-    source_rules = {rule.id: rule for rule in ctx.rules}
-    branch_of: dict[str, dict[int, Branch]] = {}
+    branches: dict[str, list[Branch]] = {}
     for rule in ctx.rules:
         item = cov.rules[rule.id] = RuleCoverage(rule.id, rule.pathway, rule.file, rule.line, rule.status)
-        branch_of[rule.id] = {}
         for index, node in enumerate(positive_alternatives(rule.when)):
-            branch = Branch(rule.id, index, describe(node, 100), ctx.source.line_of(node, rule))
-            item.branches.append(branch)
-            branch_of[rule.id][id(node)] = branch
+            item.branches.append(Branch(rule.id, index, describe(node, 100), ctx.source.line_of(node, rule)))
+        branches[rule.id] = item.branches
     pathway_of = _condition_pathways(ctx)
     cov.conditions = {code: {"pathway": pathway_of.get(code), "suspected": 0, "probable": 0, "confirmed": 0}
                       for code in ctx.vocab["conditions"]}
@@ -178,56 +273,46 @@ def _measure(paths: list[str], ctx: AuditContext) -> Coverage:
     expected_broken: list[tuple[str, str]] = []
     folders: list[str] = []
     reached: dict[str, Counter] = {}
-    for folder, where, case in corpus(paths):
-        if isinstance(case, CaseError):
-            cov.case_errors.append((where, str(case)))
+    for record in _records(paths, ctx, jobs):
+        if record.error is not None:
+            cov.case_errors.append((record.where, record.error))
             continue
-        try:
-            run = evaluator.run(case)
-        except EngineFault as error:
-            cov.case_errors.append((where, f"engine fault: {error}"))
-            continue
-        result = policies.build_result(run, kb, evaluator.stratum_of)
         cov.cases += 1
-        if folder not in folders:
-            folders.append(folder)
-        for rule_id in run.fired:
+        if record.folder not in folders:
+            folders.append(record.folder)
+        for rule_id in record.fired:
             item = cov.rules.get(rule_id)
-            if item is None:
-                continue
-            item.fired += 1
-            item.case_ids.add(case.id)
-            item.folders[folder] += 1
-            _mark_reasons(source_rules[rule_id].when, run.facts, branch_of[rule_id])
-        _shadowing(run, cov)
-        expected = case.data.get("expected") or {}
-        cov.labelled += bool(expected)
-        for rule_id in expected.get("rules_fired", ()):
-            if rule_id not in run.fired:
-                expected_broken.append((where, f"case {case.id} expects {rule_id} to fire, but it did not"))
-        for rule_id in expected.get("rules_not_fired", ()):
-            if rule_id in run.fired:
-                expected_broken.append((where, f"case {case.id} expects {rule_id} not to fire, but it fired"))
-            elif rule_id in cov.rules:
-                cov.rules[rule_id].negative.append(case.id)
-        for name, _, _ in CODE_LISTS:
-            produced[name] |= {item.code for item in getattr(result, name)}
-        for condition in result.conditions:
-            cov.conditions[condition.code][condition.status] += 1
+            if item is not None:
+                item.fired += 1
+                item.case_ids.add(record.case_id)
+                item.folders[record.folder] += 1
+        for rule_id, index in record.reasons:
+            branches[rule_id][index].covered += 1
+        for rule_id in record.shadowed:
+            if rule_id in cov.rules:
+                cov.rules[rule_id].shadowed_in += 1
+        cov.labelled += record.labelled
+        expected_broken.extend(record.broken)
+        for rule_id in record.negatives:
+            if rule_id in cov.rules:
+                cov.rules[rule_id].negative.append(record.case_id)
+        for name, code in record.produced:
+            produced[name].add(code)
         best: dict[str, str] = {}
-        for condition in result.conditions:
-            pathway = pathway_of.get(condition.code) or "?"
-            if STATUS_RANK[condition.status] > STATUS_RANK.get(best.get(pathway), 0):
-                best[pathway] = condition.status
+        for code, status in record.conditions:
+            cov.conditions[code][status] += 1
+            pathway = pathway_of.get(code) or "?"
+            if STATUS_RANK[status] > STATUS_RANK.get(best.get(pathway), 0):
+                best[pathway] = status
         for pathway, status in best.items():
             reached.setdefault(pathway, Counter())[status] += 1
-        for flag in result.red_flags:
-            cov.red_flags[flag.code][flag.status] += 1
-        if result.red_flags:
-            top = max((flag.status for flag in result.red_flags), key=("suspected", "confirmed").index)
+        for code, status in record.red_flags:
+            cov.red_flags[code][status] += 1
+        if record.red_flags:
+            top = max((status for _, status in record.red_flags), key=("suspected", "confirmed").index)
             reached.setdefault("red_flags", Counter())[top] += 1
-        if not result.conditions and not result.red_flags:
-            cov.fell_through.append(case.id)
+        if not record.conditions and not record.red_flags:
+            cov.fell_through.append(record.case_id)
     cov.folders = sorted(folders)
     cov.pathways = _pathways(ctx, cov, reached)
     cov.codes = _codes(ctx, produced)
@@ -237,35 +322,38 @@ def _measure(paths: list[str], ctx: AuditContext) -> Coverage:
     return cov
 
 
-def _mark_reasons(node: Node, facts, branches: dict[int, Branch]) -> None:
-    """Mark the alternatives that held in a rule that fired: the reasons it fired."""
+def _mark_reasons(node: Node, facts, index: dict[int, int], rule_id: str, out: list) -> None:
+    """The alternatives that held in a rule that fired (the reasons it fired), as (rule id, branch index)."""
     if isinstance(node, Not):
         return
     if isinstance(node, All):
         for item in node.items:
-            _mark_reasons(item, facts, branches)
+            _mark_reasons(item, facts, index, rule_id, out)
     elif isinstance(node, (Any_, Count)):
         for item in node.items:
             if item.holds(facts) is not None:
-                branches[id(item)].covered += 1
-                _mark_reasons(item, facts, branches)
+                out.append((rule_id, index[id(item)]))
+                _mark_reasons(item, facts, index, rule_id, out)
     elif isinstance(node, Score):
         for domain in node.domains:
             best = max(((points, item) for points, item in domain.options if item.holds(facts) is not None),
                        key=lambda pair: pair[0], default=None)
             if best is not None:
-                branches[id(best[1])].covered += 1
-                _mark_reasons(best[1], facts, branches)
+                out.append((rule_id, index[id(best[1])]))
+                _mark_reasons(best[1], facts, index, rule_id, out)
 
 
-def _shadowing(run, cov: Coverage) -> None:
+def _shadowing(run) -> tuple[str, ...]:
+    """Rules whose every conclusion in this case another rule also drew."""
     keys: dict[str, set] = {}
     for rule, conclusion in run.conclusions:
         keys.setdefault(rule.id, set()).add(conclusion_key(conclusion))
+    shadowed = []
     for rule_id, mine in keys.items():
         others = set().union(*(k for other, k in keys.items() if other != rule_id)) if len(keys) > 1 else set()
-        if mine <= others and rule_id in cov.rules:
-            cov.rules[rule_id].shadowed_in += 1
+        if mine <= others:
+            shadowed.append(rule_id)
+    return tuple(shadowed)
 
 
 def _condition_pathways(ctx: AuditContext) -> dict[str, str]:

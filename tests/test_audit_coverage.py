@@ -4,6 +4,7 @@ against schemas/audit.schema.json, and the command's exit codes."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import jsonschema
@@ -47,8 +48,10 @@ def small_corpus(tmp_path: Path) -> Path:
     return corpus
 
 
-def test_figures_on_a_small_corpus(tmp_path):
-    report = audit.audit_coverage([str(small_corpus(tmp_path))], small_rules(tmp_path), None)
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_figures_on_a_small_corpus(tmp_path, jobs):
+    """The same exact figures whether the cases run in this process or in a pool of workers."""
+    report = audit.audit_coverage([str(small_corpus(tmp_path))], small_rules(tmp_path), None, jobs=jobs)
     cov = report.coverage
     assert cov.cases == 4 and cov.case_errors == [] and cov.folders == ["knees", "other"]
     r = cov.rules
@@ -74,6 +77,19 @@ def test_figures_on_a_small_corpus(tmp_path):
     AUDIT_SCHEMA.validate(audit_report.to_dict(report))
 
 
+def _die_in_worker(chunk):
+    os._exit(9)
+
+
+def test_a_worker_that_dies_ends_the_audit_with_one_clear_error(tmp_path, monkeypatch):
+    """A coverage report missing cases would mislead: the audit stops, naming the cases to look at."""
+    from cdss import audit_coverage
+    from cdss.errors import CdssError
+    monkeypatch.setattr(audit_coverage, "_record_chunk", _die_in_worker)
+    with pytest.raises(CdssError, match=r"a worker process died while auditing the cases from .*c1\.json"):
+        audit.audit_coverage([str(small_corpus(tmp_path))], small_rules(tmp_path), None, jobs=2)
+
+
 def test_fail_under_and_case_errors_set_the_exit_code(tmp_path):
     rules, corpus = small_rules(tmp_path), small_corpus(tmp_path)
     named = tmp_path / "named"
@@ -90,7 +106,7 @@ def test_fail_under_and_case_errors_set_the_exit_code(tmp_path):
     assert failed.exit_code == 1 and "test coverage 50.0% is under 60%" in failed.output
     (corpus / "other" / "bad.json").write_text(json.dumps({"id": "bad", "patient": {"age_years": 50}, "pain": {"kne": "left"}}))
     broken = runner.invoke(main, base + ["--format", "json"])
-    assert broken.exit_code == 1
+    assert broken.exit_code == 1, broken.output
     data = json.loads(broken.stdout)
     AUDIT_SCHEMA.validate(data)
     error, = [f for f in data["findings"] if f["check"] == "case-error"]
