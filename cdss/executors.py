@@ -72,17 +72,24 @@ class DaskExecutor:
             raise CdssError("--executor dask needs the dask extra: pip install 'cdss[dask]'") from error
         from . import resources
         folder = Path(rules_dir) if rules_dir else resources.DEFAULT_RULES_DIR
-        bundle = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.suffix in (".yaml", ".yml")}
+        self._rules = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.suffix in (".yaml", ".yml")}
         self.client = Client(scheduler, set_as_default=False)
         self.options = options
-        self._bundle = self.client.scatter(bundle, broadcast=True)
+        self._bundle = self._scatter()
         self.restarts = 0
+
+    def _scatter(self):
+        # A fresh key each time (hash=False): scattered data cannot be recomputed, so once every worker
+        # that held it has died, tasks that depend on the old key are cancelled.
+        return self.client.scatter(self._rules, broadcast=True, hash=False)
 
     def submit(self, items):
         return self.client.submit(_run_with_bundle, items, self.options, self._bundle, pure=False, retries=0)
 
     def restart(self) -> None:
-        self.restarts += 1  # the scheduler replaces dead workers itself
+        """The scheduler replaces dead workers itself; the rule bundle they held is sent again."""
+        self.restarts += 1
+        self._bundle = self._scatter()
 
     @staticmethod
     def is_worker_death(error: BaseException) -> bool:

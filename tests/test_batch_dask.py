@@ -38,3 +38,44 @@ def test_dask_batch_matches_the_local_pool_byte_for_byte(tmp_path, cluster):
 def test_dask_needs_a_scheduler():
     result = CliRunner().invoke(main, ["batch", str(CASES), "--executor", "dask"])
     assert result.exit_code == 2 and "--scheduler" in result.output
+
+
+def _deadly_process(item, kb, options):
+    """batchwork.process, but the case b0003 kills its worker process as a durable-rules segfault would."""
+    import os
+    import signal
+    if item.raw and b'"b0003"' in item.raw:
+        import faulthandler
+        faulthandler.disable()  # the crash is the point; keep its dump out of the test log
+        os.kill(os.getpid(), signal.SIGSEGV)
+    return _REAL_PROCESS(item, kb, options)
+
+
+_REAL_PROCESS = None
+
+
+def test_a_dask_worker_that_dies_mid_case_becomes_that_cases_error_record(tmp_path, monkeypatch):
+    """As with the local pool: the case that kills its worker becomes its error record, the others run.
+    The workers are forked from this process so that they inherit the deadly stand-in for `process`, and
+    the scheduler gives up on a task at its first killed worker."""
+    import dask
+
+    from cdss import batchwork
+    global _REAL_PROCESS
+    _REAL_PROCESS = batchwork.process
+    monkeypatch.setattr(batchwork, "process", _deadly_process)
+    source = tmp_path / "many.jsonl"
+    source.write_text("".join(json.dumps({"id": f"b{i:04d}", "patient": {"age_years": 40 + i},
+                                          "pain": {"knee": "left", "hip": "none"}}) + "\n" for i in range(8)))
+    out = tmp_path / "out.jsonl"
+    with dask.config.set({"distributed.worker.multiprocessing-method": "fork",
+                          "distributed.scheduler.allowed-failures": 0}):
+        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                                      silence_logs=50) as local:
+            result = CliRunner().invoke(main, ["batch", str(source), "-o", str(out), "--executor", "dask",
+                                               "--scheduler", local.scheduler_address, "--chunk-size", "3"])
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r.get("case_id") for r in records] == [f"b{i:04d}" for i in range(8)]
+    assert [r["status"] for r in records].count("error") == 1
+    assert records[3]["status"] == "error" and "worker process died" in records[3]["error"]["message"]
+    assert "inputs: 8, results: 7, errors: 1" in result.output, result.output
