@@ -9,7 +9,6 @@ and the statuses reached.
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections import Counter, deque
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Iterator
 
 from attrs import define, field, frozen
 
-from . import cases, policies
+from . import cases, inputs, policies
 from .audit_checks import AuditContext, conclusion_key, positive_alternatives, show_conclusion
 from .audit_model import Finding, Place
 from .audit_source import describe
@@ -240,11 +239,12 @@ def _records(paths: list[str], ctx: AuditContext, jobs: int) -> Iterator[CaseRec
 
     # A CaseError travels as its message: exceptions with their own constructor do not survive pickling.
     items = ((f, w, str(c) if isinstance(c, CaseError) else c) for f, w, c in corpus(paths))
+    pending = inputs.chunks(items, 64)
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(ctx,)) as pool:
         window: deque = deque()
         while True:
-            while len(window) < 4 * jobs and (chunk := list(itertools.islice(items, 64))):
+            while len(window) < 4 * jobs and (chunk := next(pending, None)):
                 window.append((chunk, pool.submit(_record_chunk, chunk)))
             if not window:
                 return

@@ -9,7 +9,6 @@ with unbuffered writes, so a kill -9 leaves a valid prefix with at most a torn l
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import signal
@@ -120,11 +119,6 @@ class _Sink:
     def close(self) -> None:
         if self.output is not None:
             os.close(self.fd)
-
-
-def _chunks(items: Iterator[Item], size: int) -> Iterator[list[Item]]:
-    while chunk := list(itertools.islice(items, size)):
-        yield chunk
 
 
 def _repair_tail(path: Path) -> None:
@@ -258,7 +252,7 @@ def run(settings: Settings, kb) -> int:
 
 def _run_inline(items, kb, options, sink, summary, ids, report, progress) -> None:
     """Evaluate in this process (for tests and tiny runs; a worker crash would end the run)."""
-    for chunk in _chunks(items, 64):
+    for chunk in inputs.chunks(items, 64):
         outcomes = [process(item, kb, options) for item in chunk]
         sink.write(b"".join(o.line for o in outcomes))
         for outcome in outcomes:
@@ -275,7 +269,7 @@ def _run_pool(items, settings: Settings, sink, summary, ids, report, progress, t
     else:
         executor = LocalExecutor(jobs, settings.rules_dir, settings.options)
     window: deque = deque()
-    chunks = _chunks(items, size)
+    chunks = inputs.chunks(items, size)
     limit = jobs * 4
 
     def fill() -> None:

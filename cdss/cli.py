@@ -208,7 +208,5 @@ def batch_command(paths, output, fmt, check, jobs, executor, scheduler, quiet, r
     sys.exit(batch.run(settings, kb))
 
 
-
-
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -97,7 +97,6 @@ class Evaluator:
         self._new_host()
         self._current: CaseRun | None = None
         self._lock = threading.Lock()
-        self._paths = [(path, tuple(path.split("."))) for path in sorted(self.program.scalar_paths)]
         # Every fact a conclusion can assert, as JSON around its id: encoding the facts was a tenth of a
         # case's time, and the same strings serve to retract them afterwards.
         self._fact_json = {id(c): body for item in self.program.compiled for c in item.rule.then
@@ -109,7 +108,8 @@ class Evaluator:
         # The pushed paths grouped by the case's top-level section, in the same (sorted) order: a case
         # fills a few sections, and a missing section skips all its paths at once.
         self._sections: list[tuple[str, list]] = []
-        for path, parts in self._paths:
+        for path in sorted(self.program.scalar_paths):
+            parts = tuple(path.split("."))
             section, rest = (parts[0], parts[1:]) if len(parts) > 1 else ("", parts)  # "": the case itself
             if not self._sections or self._sections[-1][0] != section:
                 self._sections.append((section, []))

@@ -7,6 +7,8 @@ over the size limit is refused from its length alone, without being parsed.
 
 from __future__ import annotations
 
+import itertools
+
 import sys
 from pathlib import Path
 from typing import BinaryIO, Iterator
@@ -88,6 +90,12 @@ def items(paths: list[str]) -> Iterator[Item]:
             yield Item(path, None, None, 0, f"cannot read: {error.strerror or error}")
             continue
         yield Item(path, None, raw, len(raw))
+
+
+def chunks(items: Iterator, size: int) -> Iterator[list]:
+    """Consecutive lists of up to `size` items, taken lazily: what batch and audit send to a worker."""
+    while chunk := list(itertools.islice(items, size)):
+        yield chunk
 
 
 def count(paths: list[str]) -> int | None:
