@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CDSS = [sys.executable, "-m", "cdss.cli"]
+CDSS = [sys.executable, "-m", "cdss.cli.main"]
 TARGETS = {"evaluate_median_ms": 1.0, "jobs1_cases_per_s": 1000, "jobs1_within_floor": 3.0,
            "jobs2_over_jobs1": 1.7, "rss_growth": 0.10, "cold_evaluate_s": 0.5}
 
@@ -59,15 +59,16 @@ def floor(path: Path) -> float:
 
 
 def in_process(path: Path, limit: int) -> tuple[float, float]:
-    from cdss import cases, knowledge
+    from cdss.io import cases
+    from cdss import load_knowledge
     from cdss.engine import evaluate
-    kb = knowledge.load()
+    kb = load_knowledge()
     loaded = []
     with open(path, "rb") as handle:
         for number, line in enumerate(handle):
             if number >= limit:
                 break
-            loaded.append(cases.case_from_data(json.loads(line), str(path)))
+            loaded.append(cases.case_from_dict(json.loads(line), str(path)))
     for case in loaded[:200]:
         evaluate(case, kb)  # warm-up
     times = []

@@ -1,6 +1,56 @@
 """cdss: clinical decision support for adults whose hip and knee hurt at the same time.
 
 Decision support, not diagnosis: every output is advice for a clinician to weigh.
+
+The public facade::
+
+    import cdss
+    knowledge = cdss.load_knowledge()              # the shipped rules, or load_knowledge("my/rules")
+    case = cdss.read_case("case.json")             # or cdss.case_from_dict({...})
+    result = cdss.evaluate(case, knowledge)        # a frozen Result; result.to_dict("nl") for Dutch
+
+Names load lazily, so that `import cdss` (and every `cdss` command) pays only for what it uses.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "evaluate": "cdss.engine",
+    "load_knowledge": "cdss.kb.loader",
+    "read_case": "cdss.io.cases",
+    "case_from_dict": "cdss.io.cases",
+    "Case": "cdss.model",
+    "Result": "cdss.model",
+    "ErrorResult": "cdss.model",
+    "KnowledgeBase": "cdss.kb.rules",
+    "CdssError": "cdss.errors",
+    "CaseError": "cdss.errors",
+    "RuleFileError": "cdss.errors",
+}
+__all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from cdss.engine import evaluate
+    from cdss.errors import CaseError, CdssError, RuleFileError
+    from cdss.io.cases import case_from_dict, read_case
+    from cdss.kb.loader import load_knowledge
+    from cdss.kb.rules import KnowledgeBase
+    from cdss.model import Case, ErrorResult, Result
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cdss' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -24,7 +24,8 @@ class CaseError(CdssError):
 class RuleFileError(CdssError):
     """A rule file (or the knowledge base as a whole) that cannot be loaded."""
 
-    def __init__(self, file: str, message: str, rule_id: str | None = None, line: int | None = None):
+    def __init__(self, file: str, message: str, rule_id: str | None = None, line: int | None = None,
+                 kind: str = "rule"):
         where = file if line is None else f"{file}:{line}"
         who = f" rule {rule_id}:" if rule_id else ""
         super().__init__(f"{where}:{who} {message}")
@@ -32,6 +33,7 @@ class RuleFileError(CdssError):
         self.rule_id = rule_id
         self.line = line
         self.message = message
+        self.kind = kind  # file (not readable as a rule file) | rule (one rule is wrong) | duplicate | reference | text
 
 
 class EngineFault(CdssError):

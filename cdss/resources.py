@@ -1,11 +1,15 @@
-"""Where the shipped data lives: schemas, the default rule folder and the contract vocabulary.
+"""Where the shipped data lives: the JSON Schemas, the default rule folder and the contract vocabulary.
 
-The package runs from a checkout (`pip install -e .`); `CDSS_HOME` points elsewhere if needed.
+In a checkout (`pip install -e .`) they are the checkout's own `schemas/` and `rules/`, so that an edit is
+seen at once. An installed wheel carries copies as package data under `cdss/data/` (setup.py puts them
+there), so cdss works from any folder. `CDSS_HOME` names another home (a folder with `schemas/` and
+`rules/`); `CDSS_RULES` another default rule folder. `--rules DIR` overrides both.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import json
 import os
 from pathlib import Path
@@ -13,17 +17,32 @@ from pathlib import Path
 import yaml
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-HOME = Path(os.environ.get("CDSS_HOME", PACKAGE_DIR.parent))
+DATA_DIR = Path(str(importlib.resources.files("cdss") / "data"))
+
+
+def _home() -> Path:
+    if os.environ.get("CDSS_HOME"):
+        return Path(os.environ["CDSS_HOME"])
+    checkout = PACKAGE_DIR.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "rules").is_dir() and (checkout / "schemas").is_dir():
+        return checkout
+    return DATA_DIR
+
+
+HOME = _home()
 SCHEMA_DIR = HOME / "schemas"
 DEFAULT_RULES_DIR = Path(os.environ["CDSS_RULES"]) if os.environ.get("CDSS_RULES") else HOME / "rules"
-VOCABULARY_FILE = PACKAGE_DIR / "data" / "vocabulary.yaml"
+VOCABULARY_FILE = DATA_DIR / "vocabulary.yaml"
+
+
+def schema_bytes(name: str) -> bytes:
+    return (SCHEMA_DIR / f"{name}.schema.json").read_bytes()
 
 
 @functools.cache
 def schema(name: str) -> dict:
-    """A JSON Schema from `schemas/` by short name: 'case', 'result', 'rule', 'knowledge_base'."""
-    with open(SCHEMA_DIR / f"{name}.schema.json", encoding="utf-8") as handle:
-        return json.load(handle)
+    """A JSON Schema by short name: 'case', 'result', 'rule', 'knowledge_base', 'audit', 'vocabulary'."""
+    return json.loads(schema_bytes(name))
 
 
 @functools.cache

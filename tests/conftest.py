@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
-from cdss import knowledge, resources
+from cdss import load_knowledge
+from cdss import resources
 from cdss.errors import RuleFileError
 
 # In CI, hypothesis draws the same examples on every run, so a red build always reproduces; at a desk it
@@ -17,8 +17,6 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
-ROOT = Path(__file__).resolve().parent.parent
-CASES = ROOT / "cases"
 
 PRIVATE_FOLDER_HINT = (
     "To test one pathway while others are being written, use a private rule folder:\n"
@@ -29,10 +27,6 @@ PRIVATE_FOLDER_HINT = (
 @pytest.fixture(scope="session")
 def kb():
     try:
-        return knowledge.load(resources.DEFAULT_RULES_DIR)
+        return load_knowledge(resources.DEFAULT_RULES_DIR)
     except RuleFileError as error:
         pytest.fail(f"the rule base does not load: {error}\n{PRIVATE_FOLDER_HINT}")
-
-
-def case_paths() -> list[Path]:
-    return sorted(CASES.rglob("*.json"))

@@ -11,10 +11,12 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-import rulekit
-from cdss import audit, audit_report, resources
+from tests.helpers import rulekit
+from cdss.audit import run as audit
+from cdss.audit.report import text as audit_report
+from cdss import resources
 from cdss.cli import main
-from conftest import CASES, case_paths
+from tests.helpers.paths import CASES, case_paths
 
 R = rulekit.rule
 AUDIT_SCHEMA = jsonschema.Draft202012Validator(resources.schema("audit"))
@@ -83,7 +85,7 @@ def _die_in_worker(chunk):
 
 def test_a_worker_that_dies_ends_the_audit_with_one_clear_error(tmp_path, monkeypatch):
     """A coverage report missing cases would mislead: the audit stops, naming the cases to look at."""
-    from cdss import audit_coverage
+    from cdss.audit import coverage as audit_coverage
     from cdss.errors import CdssError
     monkeypatch.setattr(audit_coverage, "_record_chunk", _die_in_worker)
     with pytest.raises(CdssError, match=r"a worker process died while auditing the cases from .*c1\.json"):

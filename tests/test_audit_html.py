@@ -16,9 +16,10 @@ import tempfile
 import pytest
 from click.testing import CliRunner
 
-from cdss import audit, audit_html
+from cdss.audit import run as audit
+from cdss.audit.report import html as audit_html
 from cdss.cli import main
-from conftest import CASES
+from tests.helpers.paths import CASES
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

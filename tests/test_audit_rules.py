@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-import rulekit
-from cdss import audit, cases, policies
-from cdss.audit_checks import AuditContext
-from cdss.audit_source import read_rule_folder
+from tests.helpers import rulekit
+from cdss.audit import run as audit
+from cdss.io import cases
+from cdss.engine import policies
+from cdss.audit.checks import AuditContext
+from cdss.audit.source import read_rule_folder
 from cdss.engine import evaluator_for
 from cdss.model import Case
 

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from cdss.cli import main
-from rulekit import folder, rule
+from tests.helpers.rulekit import folder, rule
 
 GOOD = {"id": "bad-input", "patient": {"age_years": 60}, "pain": {"hip": "left", "knee": "left"}}
 

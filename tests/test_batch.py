@@ -13,10 +13,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from cdss import batchwork
+from cdss.batch import worker as batchwork
 from cdss.cli import main
-from cdss.progress import Progress
-from conftest import CASES
+from cdss.batch.progress import Progress
+from tests.helpers.paths import CASES
 
 SHIPPED = sorted(CASES.rglob("*.json"))
 

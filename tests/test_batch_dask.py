@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from cdss.cli import main
-from conftest import CASES
+from tests.helpers.paths import CASES
 
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
 
@@ -60,7 +60,7 @@ def test_a_dask_worker_that_dies_mid_case_becomes_that_cases_error_record(tmp_pa
     the scheduler gives up on a task at its first killed worker."""
     import dask
 
-    from cdss import batchwork
+    from cdss.batch import worker as batchwork
     global _REAL_PROCESS
     _REAL_PROCESS = batchwork.process
     monkeypatch.setattr(batchwork, "process", _deadly_process)

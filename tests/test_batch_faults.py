@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from test_batch import case, jsonl
+from tests.test_batch import case, jsonl
 
 
 def command(source, out, *extra):

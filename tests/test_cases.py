@@ -7,10 +7,11 @@ import json
 import jsonschema
 import pytest
 
-from cdss import cases, expectations, render, resources
+from cdss.io import cases, expectations, render
+from cdss import resources
 from cdss.engine import evaluate
-from conftest import CASES, case_paths
-from spec_checks import conflicts
+from tests.helpers.paths import CASES, case_paths
+from tests.helpers.spec_checks import conflicts
 
 RESULT_VALIDATOR = jsonschema.Draft202012Validator(resources.schema("result"))
 

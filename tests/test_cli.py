@@ -9,7 +9,7 @@ import sys
 from click.testing import CliRunner
 
 from cdss.cli import main
-from rulekit import folder, rule
+from tests.helpers.rulekit import folder, rule
 
 CASE = {"id": "cli-knee", "patient": {"age_years": 20},
         "pain": {"hip": "none", "knee": "left", "activity_related": True}}
@@ -130,7 +130,7 @@ def test_evaluate_loads_neither_audit_nor_synth(tmp_path):
     path = write_case(tmp_path)
     probe = ("import sys\nfrom cdss.cli import main\n"
              "try:\n    main(['evaluate', sys.argv[1]])\nexcept SystemExit:\n    pass\n"
-             "print(sorted(m for m in sys.modules if m.startswith(('cdss.audit', 'cdss.synth'))))")
+             "print(sorted(m for m in sys.modules if m.startswith(('cdss.audit.run', 'cdss.synth.generate'))))")
     done = subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True, timeout=60)
     assert "case cli-knee" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -19,9 +19,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cdss import cases, expectations, knowledge, policies, resources, synth
+from cdss.io import cases, expectations
+from cdss import load_knowledge
+from cdss.engine import policies
+from cdss import resources
+from cdss.synth import generate as synth
 from cdss.engine import evaluator_for
-from oracle import Oracle
+from tests.helpers.oracle import Oracle
 
 EXAMPLES = int(os.environ.get("CDSS_DIFF_EXAMPLES", "2000"))
 SYNTH_SEED = 20260611
@@ -251,7 +255,7 @@ def generated_cases() -> st.SearchStrategy:
 @functools.cache
 def engine():
     """The shipped knowledge base and its process-wide evaluator (not a fixture: hypothesis would print it)."""
-    kb = knowledge.load(resources.DEFAULT_RULES_DIR)
+    kb = load_knowledge(resources.DEFAULT_RULES_DIR)
     return kb, evaluator_for(kb)
 
 
@@ -268,7 +272,7 @@ def summary(result) -> dict:
 
 def disagreement(data: dict) -> str | None:
     kb, evaluator = engine()
-    case = cases.case_from_data(data, "<generated>")
+    case = cases.case_from_dict(data, "<generated>")
     try:
         run = evaluator.run(case)
     except Exception as error:  # an engine fault is a disagreement too, with its case
@@ -293,7 +297,7 @@ def test_oracle_reads_the_same_rules():
 
 def test_oracle_meets_every_shipped_expectation():
     """The oracle is checked against the hand-written cases on its own, not only against the engine."""
-    from conftest import case_paths
+    from tests.helpers.paths import case_paths
 
     for path in case_paths():
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -342,7 +346,7 @@ def test_numbers_that_python_writes_with_an_exponent(path, value):
 
 
 def test_engine_agrees_with_oracle_on_shipped_cases():
-    from conftest import case_paths
+    from tests.helpers.paths import case_paths
 
     for path in case_paths():
         data = json.loads(path.read_text(encoding="utf-8"))

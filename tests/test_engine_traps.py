@@ -9,17 +9,18 @@ import inspect
 
 import pytest
 
-from cdss import cases, knowledge
-from cdss.compiler import MAX_DISTINCT_TESTS_PER_FIELD, compile_knowledge
-from cdss.engine import Evaluator
+from cdss.io import cases
+from cdss import load_knowledge
+from cdss.engine.compiler import MAX_DISTINCT_TESTS_PER_FIELD, compile_knowledge
+from cdss.engine.durable import Evaluator
 from cdss.errors import EngineFault, RuleFileError
-from rulekit import folder, rule
+from tests.helpers.rulekit import folder, rule
 
 
 def make_case(**data):
     body = {"id": "t1", "patient": {"age_years": 50}}
     body.update(data)
-    return cases.case_from_data(body, "test")
+    return cases.case_from_dict(body, "test")
 
 
 def fired(result):
@@ -32,7 +33,7 @@ def warn(code):
 
 @pytest.fixture
 def chain_kb(tmp_path):
-    return knowledge.load(folder(tmp_path, [
+    return load_knowledge(folder(tmp_path, [
         rule("t.hip", {"field": "pain.hip", "eq": "left"}, [{"assert": "t.hip_left"}]),
         rule("t.no-hip", {"all": [{"field": "patient.age_years", "gte": 16}, {"not": {"fact": "t.hip_left"}}]},
              [warn("no_left_hip")]),
@@ -63,7 +64,7 @@ def test_cases_never_see_each_others_facts(chain_kb):
 def test_a_case_that_fires_no_rule_is_safe(tmp_path):
     """Deleting a state in which no action ever ran frees uninitialised buffers and aborts the process
     (durable-rules 2.0.28). States are never deleted per case; a case that fires nothing runs normally."""
-    kb = knowledge.load(folder(tmp_path, [rule("t.hip", {"field": "pain.hip", "eq": "left"}, [warn("x")])]))
+    kb = load_knowledge(folder(tmp_path, [rule("t.hip", {"field": "pain.hip", "eq": "left"}, [warn("x")])]))
     evaluator = Evaluator(kb)
     for _ in range(3):
         assert fired(evaluator.evaluate(make_case(pain={"hip": "right"}))) == []
@@ -116,7 +117,7 @@ def test_a_repeated_fact_is_a_fault_and_the_engine_survives(chain_kb, monkeypatc
 
 def test_a_case_with_no_pushed_fields_never_asserts_an_empty_batch(tmp_path, monkeypatch):
     """Trap 3: assert_facts([]) segfaults; a case with nothing to assert skips the call and still runs."""
-    kb = knowledge.load(folder(tmp_path, [rule("t.none", {"field": "imaging.xray_hip", "absent": True}, [warn("x")])]))
+    kb = load_knowledge(folder(tmp_path, [rule("t.none", {"field": "imaging.xray_hip", "absent": True}, [warn("x")])]))
     evaluator = Evaluator(kb)
     batches = []
     real = evaluator._assert
@@ -152,18 +153,18 @@ def test_absence_is_decided_after_every_rule_that_could_assert_it(chain_kb):
 
 def test_a_cycle_through_negation_is_refused(tmp_path):
     with pytest.raises(RuleFileError, match="cycle"):
-        knowledge.load(folder(tmp_path, [
+        load_knowledge(folder(tmp_path, [
             rule("t.a", {"not": {"fact": "t.b"}}, [{"assert": "t.a"}]),
             rule("t.b", {"not": {"fact": "t.a"}}, [{"assert": "t.b"}]),
-        ])).rules and compile_knowledge(knowledge.load(tmp_path / "rules"))
+        ])).rules and compile_knowledge(load_knowledge(tmp_path / "rules"))
 
 
 def test_loosely_typed_values_never_reach_the_engine(tmp_path):
     """Trap 7: "7" compares as a string and 1 == true; the loader and the case schema refuse both."""
     with pytest.raises(RuleFileError, match="needs a number"):
-        knowledge.load(folder(tmp_path, [rule("t.s", {"field": "pain.severity_0_10", "gte": "7"}, [warn("x")])]))
+        load_knowledge(folder(tmp_path, [rule("t.s", {"field": "pain.severity_0_10", "gte": "7"}, [warn("x")])]))
     with pytest.raises(RuleFileError, match="true or false"):
-        knowledge.load(folder(tmp_path, [rule("t.b", {"field": "pain.night_pain", "eq": 1}, [warn("x")])]))
+        load_knowledge(folder(tmp_path, [rule("t.b", {"field": "pain.night_pain", "eq": 1}, [warn("x")])]))
     with pytest.raises(Exception, match="expected number"):
         make_case(pain={"severity_0_10": "7"})
 
@@ -172,7 +173,7 @@ def test_many_thresholds_on_one_field_stay_below_the_alpha_limit(tmp_path):
     """Trap 8: more than 64 distinct tests matched by one fact raise error 303; the compiler pushes at
     most MAX_DISTINCT_TESTS_PER_FIELD and leaves the rest to the action's check, which stays exact."""
     rules = [rule(f"t.age{n}", {"field": "patient.age_years", "gte": n}, [warn(f"age_{n}")]) for n in range(100)]
-    kb = knowledge.load(folder(tmp_path, rules))
+    kb = load_knowledge(folder(tmp_path, rules))
     result = Evaluator(kb).evaluate(make_case(patient={"age_years": 70}))
     assert sorted(w.code for w in result.warnings) == sorted(f"age_{n}" for n in range(71))
     assert MAX_DISTINCT_TESTS_PER_FIELD < 64
@@ -181,7 +182,7 @@ def test_many_thresholds_on_one_field_stay_below_the_alpha_limit(tmp_path):
 def test_a_rule_of_only_absences_fires_once(tmp_path):
     """Trap 10: a pattern made only of $nex matches the state fact and fires forever; every compiled rule
     starts with its stratum's phase token, so it fires once."""
-    kb = knowledge.load(folder(tmp_path, [rule("t.none", {"field": "imaging.xray_hip", "absent": True}, [warn("x")])]))
+    kb = load_knowledge(folder(tmp_path, [rule("t.none", {"field": "imaging.xray_hip", "absent": True}, [warn("x")])]))
     result = Evaluator(kb).evaluate(make_case())
     assert fired(result) == ["t.none"]
 
@@ -189,7 +190,7 @@ def test_a_rule_of_only_absences_fires_once(tmp_path):
 def test_cross_field_comparisons_stay_out_of_patterns(tmp_path):
     """Trap 11: $gt/$lt on the same cross-fact property showed invalid reads; such comparisons are
     decided in the action, never pushed."""
-    kb = knowledge.load(folder(tmp_path, [
+    kb = load_knowledge(folder(tmp_path, [
         rule("t.crp", {"field": "labs.crp_mg_l", "gt": {"field": "labs.crp_uln_mg_l"}}, [warn("high")]),
         rule("t.crp-low", {"field": "labs.crp_mg_l", "lt": {"field": "labs.crp_uln_mg_l"}}, [warn("low")]),
     ]))
@@ -212,7 +213,7 @@ def test_two_evaluators_in_one_process_each_get_fresh_definitions(chain_kb):
 def test_two_tests_on_one_field_share_one_pattern(tmp_path):
     """durable-rules never lets one fact fill two patterns of one rule: age >= 8 and age <= 15 must be
     merged into one pattern, or the rule would silently never fire (found by the red-flag author)."""
-    kb = knowledge.load(folder(tmp_path, [
+    kb = load_knowledge(folder(tmp_path, [
         rule("t.child", {"all": [{"field": "patient.age_years", "gte": 8}, {"field": "patient.age_years", "lte": 15},
                                  {"field": "pain.hip_sites", "contains": "groin"},
                                  {"field": "pain.hip_sites", "contains": "thigh"}]}, [warn("child")]),
@@ -228,7 +229,7 @@ def test_two_tests_on_one_field_share_one_pattern(tmp_path):
 def test_a_threshold_python_writes_with_a_bare_exponent(tmp_path):
     """durable-rules reads 1e-05 (Python's repr of 0.00001) as 1 plus garbage: the ruleset would not
     build. Such a threshold stays out of the pattern and is decided, exactly, in the action."""
-    kb = knowledge.load(folder(tmp_path, [rule("t.tiny", {"field": "labs.crp_mg_l", "gt": 0.00001}, [warn("x")])]))
+    kb = load_knowledge(folder(tmp_path, [rule("t.tiny", {"field": "labs.crp_mg_l", "gt": 0.00001}, [warn("x")])]))
     evaluator = Evaluator(kb)
     assert fired(evaluator.evaluate(make_case(labs={"crp_mg_l": 0.00002}))) == ["t.tiny"]
     assert fired(evaluator.evaluate(make_case(labs={"crp_mg_l": 0.000001}))) == []
@@ -239,7 +240,7 @@ def test_a_score_domain_takes_its_highest_option_that_holds_even_if_negative(tmp
     score = {"score": {"at_least": -1, "at_most": -1, "domains": [{"name": "d", "options": [
         {"points": -1, "when": {"field": "pain.hip", "eq": "left"}},
         {"points": -3, "when": {"field": "pain.knee", "eq": "left"}}]}]}}
-    kb = knowledge.load(folder(tmp_path, [rule("t.score", score, [warn("x")])]))
+    kb = load_knowledge(folder(tmp_path, [rule("t.score", score, [warn("x")])]))
     evaluator = Evaluator(kb)
     assert fired(evaluator.evaluate(make_case(pain={"hip": "left", "knee": "left"}))) == ["t.score"]
     assert fired(evaluator.evaluate(make_case(pain={"knee": "left"}))) == []

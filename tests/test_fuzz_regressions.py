@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cdss import cases
+from cdss.io import cases
 from cdss.engine import evaluate
 from cdss.errors import CaseError
 
@@ -20,7 +20,7 @@ REGRESSIONS = sorted((Path(__file__).parent / "fuzz" / "regressions").glob("*"))
 
 def load_or_refuse(data: bytes, kb) -> None:
     try:
-        case = cases.case_from_data(cases.decode(data, "fuzz"), "fuzz")
+        case = cases.case_from_dict(cases.decode(data, "fuzz"), "fuzz")
     except CaseError:
         return
     evaluate(case, kb)

@@ -8,10 +8,10 @@ import os
 import pytest
 from click.testing import CliRunner
 
-from cdss import knowledge
+from cdss import load_knowledge
 from cdss.cli import main
 from cdss.errors import RuleFileError
-from rulekit import MANIFEST, folder, rule
+from tests.helpers.rulekit import MANIFEST, folder, rule
 
 GOOD = {"id": "ok-1", "patient": {"age_years": 60}, "pain": {"hip": "left", "knee": "left"}}
 
@@ -68,7 +68,7 @@ def test_hostile_lines_in_a_batch_lose_nothing_else(tmp_path):
 def test_a_rule_file_that_would_construct_python_objects(tmp_path):
     text = "pathway: !!python/object/apply:os.system ['touch pwned']\n"
     with pytest.raises(RuleFileError, match="YAML tags are not allowed"):
-        knowledge.load(folder(tmp_path, [], text=text))
+        load_knowledge(folder(tmp_path, [], text=text))
     assert not os.path.exists("pwned")
 
 
@@ -78,25 +78,25 @@ def test_a_billion_laughs_alias_bomb_is_refused_before_expansion(tmp_path):
         previous = chr(ord(level) - 1)
         lines.append(f"{level}: &{level} [" + ",".join([f"*{previous}"] * 9) + "]")
     with pytest.raises(RuleFileError, match="anchors and aliases are not allowed"):
-        knowledge.load(folder(tmp_path, [], text="\n".join(lines) + "\n"))
+        load_knowledge(folder(tmp_path, [], text="\n".join(lines) + "\n"))
 
 
 def test_a_rules_folder_with_a_symlink_loop(tmp_path):
     rules = folder(tmp_path, [rule("t.x", {"field": "pain.hip", "eq": "left"}, [{"assert": "t.y"}])])
     os.symlink(rules / "loop.yaml", rules / "loop.yaml")
     with pytest.raises(RuleFileError, match="loop.yaml: not a regular file"):
-        knowledge.load(rules)
+        load_knowledge(rules)
     os.remove(rules / "loop.yaml")
     os.symlink(rules, rules / "again.yaml")  # a folder that points at itself
     with pytest.raises(RuleFileError, match="again.yaml: not a regular file"):
-        knowledge.load(rules)
+        load_knowledge(rules)
 
 
 def test_a_rule_file_that_is_not_utf8_or_empty(tmp_path):
     rules = folder(tmp_path, [], text="x")
     (rules / "test.yaml").write_bytes(b"pathway: \xff\xfe\n")
     with pytest.raises(RuleFileError, match="test.yaml: not UTF-8 text"):
-        knowledge.load(rules)
+        load_knowledge(rules)
     with pytest.raises(RuleFileError, match="the file is empty"):
-        knowledge.load(folder(tmp_path, [], text="\n"))
+        load_knowledge(folder(tmp_path, [], text="\n"))
     assert MANIFEST["version"]

@@ -17,11 +17,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cdss import cases, render, resources, synth
+from cdss.io import cases, render
+from cdss import resources
+from cdss.synth import generate as synth
 from cdss.engine import evaluate
-from conftest import ROOT, case_paths
-from spec_checks import conflicts
-from test_differential import LEAVES, OBJECTS, ORACLE, engine, generated_cases, leaf_strategy, object_strategy
+from tests.helpers.paths import ROOT, case_paths
+from tests.helpers.spec_checks import conflicts
+from tests.test_differential import LEAVES, OBJECTS, ORACLE, engine, generated_cases, leaf_strategy, object_strategy
 
 RESULT = jsonschema.Draft202012Validator(resources.schema("result"))
 URGENCY_RANK = {"emergency": 0, "urgent": 1, "soon": 2, "routine": 3}
@@ -30,7 +32,7 @@ SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, Heal
 
 def result_of(data: dict) -> str:
     kb = engine()[0]
-    return render.to_json(evaluate(cases.case_from_data(data, "<generated>"), kb), indent=None)
+    return render.to_json(evaluate(cases.case_from_dict(data, "<generated>"), kb), indent=None)
 
 
 # ---------------------------------------------------------------- no exception, schema-valid, same bytes
@@ -45,12 +47,12 @@ def test_every_valid_case_gives_a_valid_result_and_the_same_bytes_twice(data):
 
 WORKER = r"""
 import json, sys
-from cdss import cases, knowledge, render, resources
-from cdss.engine import evaluate
-kb = knowledge.load(resources.DEFAULT_RULES_DIR)
+import cdss
+from cdss.io import render
+kb = cdss.load_knowledge()
 for line in sys.stdin:
-    case = cases.case_from_data(json.loads(line), "<generated>")
-    sys.stdout.write(render.to_json(evaluate(case, kb), indent=None) + "\n")
+    case = cdss.case_from_dict(json.loads(line), "<generated>")
+    sys.stdout.write(render.to_json(cdss.evaluate(case, kb), indent=None) + "\n")
     sys.stdout.flush()
 """
 

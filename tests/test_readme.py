@@ -1,6 +1,6 @@
 """The README's two set-up commands stay true: CI runs the very test command the README gives."""
 
-from conftest import ROOT
+from tests.helpers.paths import ROOT
 
 
 def test_ci_runs_the_readme_test_command():

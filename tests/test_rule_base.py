@@ -3,9 +3,10 @@ case that makes it fire and a near miss where it must not; every contract code i
 
 from __future__ import annotations
 
-from cdss import cases, resources
+from cdss.io import cases
+from cdss import resources
 from cdss.engine import evaluate
-from conftest import case_paths
+from tests.helpers.paths import case_paths
 
 
 def _runs(kb):
@@ -49,7 +50,7 @@ def test_every_contract_code_is_produced_by_some_rule(kb):
 def test_adult_pathways_require_an_adult(kb):
     """Children get the paediatric red flag, never adult advice: every rule outside red flags and derived
     facts tests derived.adult at its top level."""
-    from cdss.conditions import FactTest, top_level_tests
+    from cdss.kb.conditions import FactTest, top_level_tests
     for rule in kb.rules:
         if rule.pathway in ("red_flags", "derived"):
             continue

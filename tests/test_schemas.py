@@ -7,9 +7,10 @@ import json
 import jsonschema
 import pytest
 
-from cdss import cases, resources
+from cdss.io import cases
+from cdss import resources
 from cdss.errors import CaseError
-from conftest import ROOT, case_paths
+from tests.helpers.paths import ROOT, case_paths
 
 SCHEMAS = sorted((ROOT / "schemas").glob("*.schema.json"))
 
@@ -32,7 +33,7 @@ def test_case_schema_requires_only_id_and_age():
     schema = resources.schema("case")
     assert schema["required"] == ["id", "patient"]
     assert schema["properties"]["patient"]["required"] == ["age_years"]
-    cases.case_from_data({"id": "min", "patient": {"age_years": 0}}, "t")
+    cases.case_from_dict({"id": "min", "patient": {"age_years": 0}}, "t")
 
 
 @pytest.mark.parametrize("bad", [
@@ -45,7 +46,7 @@ def test_case_schema_requires_only_id_and_age():
 ])
 def test_case_schema_refuses(bad):
     with pytest.raises(CaseError):
-        cases.case_from_data(bad, "t")
+        cases.case_from_dict(bad, "t")
 
 
 def test_result_schema_codes_match_the_vocabulary():

@@ -15,7 +15,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from cdss import cases, resources, synth
+from cdss.io import cases
+from cdss import resources
+from cdss.synth import generate as synth
 from cdss.cli import main
 from cdss.engine import evaluate
 
@@ -29,7 +31,7 @@ def mix(kb):
     """MIX_SIZE cases of one stream, each checked against the contract and evaluated with the shipped rules."""
     out = []
     for data in synth.generate(MIX_SIZE, MIX_SEED):
-        case = cases.case_from_data(data, "synth")  # raises CaseError on any contract breach
+        case = cases.case_from_dict(data, "synth")  # raises CaseError on any contract breach
         out.append((data, evaluate(case, kb)))
     return out
 

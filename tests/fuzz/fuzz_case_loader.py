@@ -10,16 +10,17 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from cdss import cases, knowledge
+    from cdss.io import cases
+    from cdss import load_knowledge
     from cdss.engine import evaluate
     from cdss.errors import CaseError
 
-KB = knowledge.load()
+KB = load_knowledge()
 
 
 def test_one_input(data: bytes) -> None:
     try:
-        case = cases.case_from_data(cases.decode(data, "fuzz"), "fuzz")
+        case = cases.case_from_dict(cases.decode(data, "fuzz"), "fuzz")
     except CaseError:
         return
     evaluate(case, KB)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cdss import cases, knowledge
-from cdss.conditions import FieldRef, FieldTest, top_level_tests
+from cdss.io import cases
+from cdss import load_knowledge
+from cdss.kb.conditions import FieldRef, FieldTest, top_level_tests
 from cdss.engine import evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +30,7 @@ def shape(rule) -> tuple:
 
 def main() -> None:
     limit = int(sys.argv[1]) if len(sys.argv) > 1 else 20
-    kb = knowledge.load(ROOT / "rules")
+    kb = load_knowledge(ROOT / "rules")
     runs = []
     for path in sorted((ROOT / "cases").rglob("*.json")):
         case = cases.read_case(str(path))

@@ -1,0 +1,133 @@
+"""`cdss audit`: coverage of the rule base over a corpus of cases, and verification of the rule base itself.
+
+Two entry points, one report shape:
+- `audit_rules(rules_dir, cases_dir)` checks the rules without running a case (`audit_checks`): each
+  finding has a severity, the rule id and file:line.
+- `audit_coverage(paths, rules_dir)` runs the corpus through the engine (`audit_coverage`) and adds what
+  the cases reached, what they never reached, and how well the shipped cases test each rule; it includes
+  the static findings, so one report (or one HTML page) shows the whole picture.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from attrs import define, field
+
+from cdss import __version__, resources
+from cdss.audit.checks import CHECKS, AuditContext, Check
+from cdss.audit.findings import Finding, Place, count_by_severity
+from cdss.audit.source import read_rule_folder
+from cdss.errors import RuleFileError
+
+DEFAULT_CASES_DIR = resources.HOME / "cases"
+
+
+@define
+class AuditReport:
+    """Everything one audit run found; `coverage` is None for `audit rules`."""
+
+    kind: str  # "rules" | "coverage"
+    rules_dir: str
+    knowledge_base: dict | None
+    rules: list = field(factory=list)  # the rules that run (knowledge.Rule)
+    pathways: dict = field(factory=dict)  # pathway -> {"file", "rules", "reachable"}
+    findings: list[Finding] = field(factory=list)
+    coverage: object = None
+    elapsed_seconds: float = 0.0
+    static_seconds: float = 0.0
+    queries: int = 0
+    fail_under: float | None = None
+    timings: dict = field(factory=dict)  # check name -> seconds
+    context: AuditContext | None = field(default=None, repr=False)  # the reasoning, reused by coverage
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return count_by_severity(self.findings)
+
+    @property
+    def test_coverage_ok(self) -> bool:
+        if self.fail_under is None or self.coverage is None:
+            return True
+        return self.coverage.test_coverage_percent + 1e-9 >= self.fail_under
+
+    @property
+    def ok(self) -> bool:
+        return self.counts["error"] == 0 and self.test_coverage_ok
+
+
+def _runnable(source, findings: list[Finding]):
+    """The knowledge base if the engine would run it (it loads strictly and compiles), else None; what the
+    loader or the compiler refuses becomes a finding (kept unless a check reports the same rule more
+    precisely)."""
+    for error in source.kb.errors:
+        if error.kind in ("reference", "duplicate"):
+            findings.append(Finding("load-error", "error", error.message, Place(error.rule_id, error.file, error.line)))
+    if not source.loads:
+        return None
+    try:
+        from cdss.engine import evaluator_for
+        evaluator_for(source.kb)
+        return source.kb
+    except RuleFileError as error:
+        findings.append(Finding("load-error", "error", error.message, Place(error.rule_id, error.file, error.line)))
+        return None
+
+
+def audit_rules(rules_dir: str | Path | None = None, cases_dir: str | Path | None = DEFAULT_CASES_DIR,
+                checks: tuple[type[Check], ...] = CHECKS) -> AuditReport:
+    """Check a rule folder without running any case."""
+    started = time.perf_counter()
+    directory = Path(rules_dir) if rules_dir else resources.DEFAULT_RULES_DIR
+    source = read_rule_folder(directory)
+    loaded: list[Finding] = []
+    kb = _runnable(source, loaded)
+    ctx = AuditContext(source, Path(cases_dir) if cases_dir else None, kb)
+    findings: list[Finding] = []
+    timings = {}
+    for check in checks:
+        began = time.perf_counter()
+        findings += check().check(ctx)
+        timings[check.name] = time.perf_counter() - began
+    known = {(f.place.file, f.place.rule) for f in findings if f.severity == "error"}
+    findings += [f for f in loaded if (f.place.file, f.place.rule) not in known
+                 and not any(g.place.file == f.place.file and g.place.line == f.place.line for g in findings)]
+    findings.sort(key=Finding.sort_key)
+    ctx.findings = findings
+    pathways: dict[str, dict] = {}
+    reachable = ctx.reachability[0] if ctx.rules else set()
+    for i, rule in enumerate(ctx.rules):
+        item = pathways.setdefault(rule.pathway, {"file": rule.file, "rules": 0, "reachable": 0})
+        item["rules"] += 1
+        item["reachable"] += i in reachable
+    identity = None
+    if ctx.kb is not None:
+        identity = {"version": ctx.kb.identity.version, "sha256": ctx.kb.identity.sha256}
+    elapsed = time.perf_counter() - started
+    return AuditReport("rules", str(directory), identity, list(ctx.rules), pathways, findings,
+                       elapsed_seconds=elapsed, static_seconds=elapsed, queries=ctx.queries, context=ctx,
+                       timings=timings)
+
+
+def audit_coverage(paths: list[str], rules_dir: str | Path | None = None,
+                   cases_dir: str | Path | None = DEFAULT_CASES_DIR, fail_under: float | None = None,
+                   jobs: int = 1) -> AuditReport:
+    """Run the corpus (in `jobs` worker processes), measure what it reaches, and add the static findings."""
+    from cdss.audit.coverage import measure
+    started = time.perf_counter()
+    report = audit_rules(rules_dir, cases_dir)
+    ctx = report.context
+    if ctx.kb is None:
+        raise RuleFileError(report.rules_dir, "the rule base does not load, so no case can run: "
+                            "see `cdss audit rules` for the findings")
+    report.kind = "coverage"
+    report.fail_under = fail_under
+    report.coverage = measure(paths, ctx, jobs)
+    report.findings = sorted(report.findings + report.coverage.findings, key=Finding.sort_key)
+    report.elapsed_seconds = time.perf_counter() - started
+    return report
+
+
+def tool_identity() -> dict:
+    return {"name": "cdss", "version": __version__}

@@ -1,0 +1,133 @@
+"""What a batch worker does with one input: bytes in, exactly one output line out, never an exception.
+
+Runs in worker processes (each compiles the rules once) or dask workers. A failure inside one case,
+even one from durable-rules, becomes that case's error record.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from attrs import frozen
+
+from cdss.io import cases, expectations
+from cdss.kb.loader import load as load_rules
+from cdss.engine import evaluate
+from cdss.errors import CaseError, EngineFault
+from cdss.io.inputs import Item
+from cdss.model import ErrorResult
+
+CSV_COLUMNS = ["case_id", "status", "red_flags", "conditions", "recommendations", "do_not", "warnings",
+               "error_file", "error_line", "error_pointer", "error_message"]
+
+
+@frozen
+class Options:
+    lang: str = "en"
+    fmt: str = "jsonl"  # jsonl | csv
+    check: bool = False
+
+
+@frozen
+class Outcome:
+    """One case's output line plus what the parent needs for counts, summaries and --check."""
+
+    line: bytes
+    ok: bool
+    case_id: str | None
+    red_flags: tuple = ()
+    conditions: tuple = ()  # (code, status)
+    recommendations: tuple = ()
+    diffs: tuple = ()
+    checked: bool = False
+    where: str = ""
+    error: tuple = ()  # (pointer, message) of an error record
+
+
+_STATE: dict = {}
+
+
+def init_worker(rules_dir: str | None) -> None:
+    """Pool initializer: load and compile the rules once per worker process."""
+    kb = load_rules(rules_dir)
+    from cdss.engine import evaluator_for
+    evaluator_for(kb)
+    cases.use_fast_validation()
+    _STATE["kb"] = kb
+
+
+def knowledge_base(rules_dir: str | None = None):
+    if "kb" not in _STATE:
+        init_worker(rules_dir)
+    return _STATE["kb"]
+
+
+def run_items(items: list[Item], options: Options, rules_dir: str | None = None) -> list[Outcome]:
+    kb = knowledge_base(rules_dir)
+    return [process(item, kb, options) for item in items]
+
+
+def where(item: Item) -> str:
+    return item.source if item.line is None else f"{item.source}:{item.line}"
+
+
+def process(item: Item, kb, options: Options) -> Outcome:
+    data = None
+    try:
+        if item.problem is not None:
+            raise CaseError(item.source, "", item.problem)
+        data = cases.decode(item.raw, item.source)
+        case = cases.case_from_dict(data, item.source, item.line)
+        result = evaluate(case, kb)
+    except CaseError as error:
+        return _error(item, kb, options, data, error.pointer, error.message)
+    except EngineFault as error:
+        return _error(item, kb, options, data, "", f"engine fault: {error}")
+    except Exception as error:  # never lose the other cases
+        return _error(item, kb, options, data, "", f"internal error: {type(error).__name__}: {error}")
+    body = result.to_dict(options.lang)
+    diffs, checked = (), False
+    if options.check and "expected" in case.data:
+        diffs, checked = tuple(expectations.differences(case.data["expected"], body)), True
+    return Outcome(
+        line=_line(body, options), ok=True, case_id=case.id,
+        red_flags=tuple(f["code"] for f in body["red_flags"]),
+        conditions=tuple((c["code"], c["status"]) for c in body["conditions"]),
+        recommendations=tuple(r["code"] for r in body["recommendations"]),
+        diffs=diffs, checked=checked, where=where(item))
+
+
+def _error(item: Item, kb, options: Options, data, pointer: str, message: str) -> Outcome:
+    case_id = data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else None
+    record = ErrorResult(case_id, kb.identity, item.source, pointer, message, line=item.line)
+    return Outcome(line=_line(record.to_dict(options.lang), options), ok=False, case_id=case_id, where=where(item),
+                   error=(pointer, message))
+
+
+def _line(body: dict, options: Options) -> bytes:
+    if options.fmt == "csv":
+        return csv_row(body)
+    return (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+
+
+def csv_row(body: dict) -> bytes:
+    """One flattened row per case, for spreadsheets."""
+    error = body.get("error") or {}
+    row = [body.get("case_id") or "", body["status"],
+           "; ".join(f"{f['code']}:{f['status']}:{f['urgency']}" for f in body.get("red_flags", [])),
+           "; ".join(f"{c['code']}:{c['status']}" for c in body.get("conditions", [])),
+           "; ".join(f"{r['code']}:{r['urgency']}" for r in body.get("recommendations", [])),
+           "; ".join(d["code"] for d in body.get("do_not", [])),
+           "; ".join(w["code"] for w in body.get("warnings", [])),
+           error.get("file", ""), error.get("line", ""), error.get("pointer", ""), error.get("message", "")]
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(row)
+    return buffer.getvalue().encode()
+
+
+def csv_header() -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(CSV_COLUMNS)
+    return buffer.getvalue().encode()

@@ -1,0 +1,35 @@
+"""`cdss evaluate`: one case, as a clinician reads it or as the result object."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cdss.cli.options import LANG, RULES, fail, load_rules
+from cdss.engine import evaluate
+from cdss.errors import CaseError
+from cdss.io import cases, render
+from cdss.model import ErrorResult
+
+
+@click.command("evaluate")
+@click.argument("case_path", metavar="CASE")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--explain", is_flag=True, help="Show the full chain of rules and facts behind each item.")
+@LANG
+@RULES
+def evaluate_command(case_path: str, fmt: str, explain: bool, lang: str, rules_dir: Path | None) -> None:
+    """Evaluate one case file (or - for standard input)."""
+    kb = load_rules(rules_dir)
+    try:
+        case = cases.read_case(case_path)
+    except CaseError as error:
+        if fmt == "json":
+            click.echo(render.to_json(ErrorResult(None, kb.identity, error.file, error.pointer, error.message), lang))
+        fail(str(error))
+    result = evaluate(case, kb)
+    if fmt == "json":
+        click.echo(render.to_json(result, lang))
+    else:
+        click.echo(render.to_text(result, kb, lang, explain))

@@ -1,0 +1,30 @@
+"""Options and helpers that several commands share, defined once."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from cdss.errors import CdssError
+
+LANG = click.option("--lang", type=click.Choice(["en", "nl"]), default="en", show_default=True,
+                    help="Language of every text a person reads.")
+RULES = click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Use this rule folder instead of the shipped one.")
+
+
+def fail(message: str) -> None:
+    """One line on stderr and exit 1: how every command reports bad input."""
+    click.echo(f"cdss: error: {message}", err=True)
+    sys.exit(1)
+
+
+def load_rules(rules_dir: Path | None):
+    """The knowledge base of a rule folder (the shipped one by default), or exit 1 naming the problem."""
+    from cdss.kb.loader import load
+    try:
+        return load(rules_dir)
+    except CdssError as error:
+        fail(f"rules: {error}")

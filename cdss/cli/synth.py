@@ -1,0 +1,43 @@
+"""`cdss synth`: synthetic cases as JSONL, for benchmarks and coverage hunts (the work is in synth.py)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from cdss.synth import generate as synth
+
+
+@click.command("synth")
+@click.option("--n", "n", type=click.IntRange(min=0), required=True, help="How many cases to write.")
+@click.option("--seed", type=click.IntRange(0, synth.MAX_SEED), default=0, show_default=True,
+              help="The stream to draw from: the same seed gives the same bytes, and --n K gives the "
+                   "first K cases of --n N.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the JSONL here instead of standard output.")
+def synth_command(n: int, seed: int, output: Path | None) -> None:
+    """Write N synthetic, schema-valid cases as JSONL (one case per line, no `expected`).
+
+    A realistic primary-care mix of the pathways, a few per cent red flags, partial work-ups, treatment
+    histories, and values at the rules' thresholds now and then.
+    """
+    if output is not None:
+        try:
+            with open(output, "w", encoding="utf-8", newline="\n") as handle:
+                synth.write(handle, n, seed)
+        except OSError as error:
+            raise click.ClickException(f"{output}: cannot write: {error.strerror or error}") from None
+        click.echo(f"{n} synthetic cases (seed {seed}) written to {output}", err=True)
+        return
+    stream = sys.stdout
+    try:
+        synth.write(stream, n, seed)
+        stream.flush()
+    except BrokenPipeError:
+        # The reader stopped early (`cdss synth --n 1000000 | head`): not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)

@@ -1,0 +1,38 @@
+"""`cdss validate`: check cases against the contract without evaluating them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from cdss.cli.options import RULES, fail, load_rules
+from cdss.errors import CaseError
+from cdss.io import cases
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1, required=True, metavar="CASE...")
+@RULES
+def validate_command(paths: tuple[str, ...], rules_dir: Path | None) -> None:
+    """Check case files, folders (*.json, *.jsonl) or - (JSONL on stdin) against the case contract, and
+    that the rules load."""
+    from cdss.io import inputs
+    load_rules(rules_dir)
+    bad = total = 0
+    for item in inputs.items(list(paths)):
+        total += 1
+        where = item.source if item.line is None else f"{item.source}:{item.line}"
+        try:
+            if item.problem is not None:
+                raise CaseError(item.source, "", item.problem)
+            cases.case_from_dict(cases.decode(item.raw, item.source), item.source, item.line)
+        except CaseError as error:
+            bad += 1
+            click.echo(f"{where}: {error.pointer or '/'}: {error.message}", err=True)
+    if total == 0:
+        fail("no cases found under " + ", ".join(paths))
+    click.echo(f"{total - bad} of {total} cases valid")
+    if bad:
+        sys.exit(1)

@@ -1,0 +1,273 @@
+"""The one rule loader: a rule folder into a KnowledgeBase (rules, order, version and hash).
+
+Strict mode (the engine's) stops at the first problem: a typo in a field name or a code would otherwise
+make a rule silently never fire, so a rule base that does not load stops the run, with the file, the
+rule id and the line. Collecting mode (`collect_errors=True`, the audit's) reads the same files with the
+same parser as far as they go, records every problem, and keeps every rule that can still be read.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+from pathlib import Path
+
+import jsonschema
+from attrs import define, field
+
+from cdss import resources
+from cdss.errors import RuleFileError
+from cdss.kb.conditions import references
+from cdss.kb.parser import RuleParser
+from cdss.kb.rules import KnowledgeBase, Rule, RuleEntry, UnknownField
+from cdss.kb.yamlfile import line_at, read_yaml
+from cdss.model import KnowledgeBaseId, Text
+
+MANIFEST = "knowledge_base.yaml"
+TEXT_FIELDS = ("title", "rationale", "limitations")
+
+
+@define
+class _Collector:
+    """What collecting mode gathers while it reads (strict mode has none)."""
+
+    errors: list = field(factory=list)
+    entries: list = field(factory=list)
+    unknown_fields: list[UnknownField] = field(factory=list)
+    node_lines: dict = field(factory=dict)
+    documents: dict = field(factory=dict)
+
+    def add(self, error: RuleFileError) -> None:
+        self.errors.append(error)
+
+
+def _schema_error(file: str, data, root, validator) -> RuleFileError | None:
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is None:
+        return None
+    parts = list(error.absolute_path)
+    rule_id = None
+    if len(parts) >= 2 and parts[0] == "rules" and isinstance(data, dict):
+        rules = data.get("rules")
+        if isinstance(rules, list) and isinstance(parts[1], int) and isinstance(rules[parts[1]], dict):
+            rule_id = rules[parts[1]].get("id")
+    where = "/" + "/".join(map(str, parts))
+    message = error.message if len(error.message) < 300 else error.message[:300] + "..."
+    if error.validator == "oneOf" and parts:
+        message = f"not a valid condition or conclusion at {where}"
+    return RuleFileError(file, f"{where}: {message}", rule_id=rule_id, line=line_at(root, parts))
+
+
+def _validator(name: str, part: str | None = None) -> jsonschema.Draft202012Validator:
+    schema = resources.schema(name)
+    if part is not None:
+        schema = {"$ref": f"#/$defs/{part}", "$defs": schema["$defs"]}
+    return jsonschema.Draft202012Validator(schema)
+
+
+def rule_files(directory: Path) -> list[Path]:
+    """The rule files of a folder, by name; symlinks that leave the folder or loop are refused."""
+    try:
+        entries = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.name != MANIFEST)
+    except OSError as error:
+        raise RuleFileError(str(directory), f"cannot read the rule folder: {error.strerror or error}",
+                            kind="file") from None
+    for path in entries:
+        if not path.is_file():
+            raise RuleFileError(str(path), "not a regular file (a broken or looping symlink?)", kind="file")
+    return entries
+
+
+def load(directory: str | Path | None = None, *, collect_errors: bool = False) -> KnowledgeBase:
+    """Load, check and order every rule of a folder (the shipped one by default).
+
+    Strict: raises RuleFileError on the first problem. Collecting: never raises for a problem in the
+    rules; the knowledge base lists them in `errors` and holds every rule that could be read."""
+    collect = _Collector() if collect_errors else None
+    directory = Path(directory) if directory else resources.DEFAULT_RULES_DIR
+
+    def problem(error: RuleFileError) -> None:
+        if collect is None:
+            raise error
+        collect.add(error)
+
+    manifest, files, digest = {}, [], hashlib.sha256()
+    if not directory.is_dir():
+        problem(RuleFileError(str(directory), "not a folder of rule files", kind="file"))
+    else:
+        manifest = _read_manifest(directory, problem)
+        try:
+            files = rule_files(directory)
+        except RuleFileError as error:
+            problem(error)
+        if not files:
+            problem(RuleFileError(str(directory), "no rule files (*.yaml) in the folder", kind="file"))
+        for path in [directory / MANIFEST] + files:
+            try:
+                digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+            except OSError:
+                pass  # reported by whoever reads it
+    marker = _validated_marker(digest.hexdigest()) if collect is None else None
+    already_valid = marker is not None and marker.exists()
+    rules: list[Rule] = []
+    seen: dict[str, tuple[str, int | None]] = {}
+    for path in files:
+        _read_rule_file(path, rules, seen, problem, collect, already_valid)
+    for error in _reference_errors(rules):
+        problem(error)
+    if marker is not None and not already_valid:
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+        except OSError:
+            pass  # no cache: the next load validates again
+    version = str(manifest.get("version", "0.0.0")) if isinstance(manifest, dict) else "0.0.0"
+    extra = {}
+    if collect is not None:
+        extra = dict(errors=tuple(collect.errors), entries=tuple(collect.entries),
+                     unknown_fields=tuple(collect.unknown_fields), node_lines=collect.node_lines,
+                     documents=collect.documents)
+    return KnowledgeBase(directory=str(directory), rules=tuple(rules), manifest=manifest,
+                         identity=KnowledgeBaseId(version, digest.hexdigest()),
+                         files=tuple(str(p) for p in files), **extra)
+
+
+load_knowledge = load  # the name the public facade gives it
+
+
+def _read_manifest(directory: Path, problem) -> dict:
+    path = directory / MANIFEST
+    if not path.is_file():
+        problem(RuleFileError(str(path), "missing: a rule folder needs a knowledge_base.yaml (name, version)",
+                              kind="file"))
+        return {}
+    try:
+        manifest, root = read_yaml(path)
+    except RuleFileError as error:
+        problem(error)
+        return {}
+    error = _schema_error(str(path), manifest, root, _validator("knowledge_base"))
+    if error is not None:
+        problem(error)
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def _read_rule_file(path: Path, rules: list[Rule], seen: dict, problem, collect, already_valid: bool) -> None:
+    name = str(path)
+    try:
+        data, root = read_yaml(path)
+    except RuleFileError as error:
+        problem(RuleFileError(error.file, error.message, line=error.line, kind="file"))
+        return
+    if collect is None:
+        if not already_valid:
+            error = _schema_error(name, data, root, _validator("rule"))
+            if error is not None:
+                problem(error)
+    elif not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        problem(RuleFileError(name, "a rule file holds `pathway`, `title` and a list of `rules`", line=1, kind="file"))
+        return
+    else:
+        collect.documents[name] = (data, root)
+    pathway = data.get("pathway") if isinstance(data.get("pathway"), str) else path.stem
+    rule_validator = _validator("rule", "rule") if collect is not None else None
+    for index, raw in enumerate(data["rules"]):
+        line = line_at(root, ["rules", index])
+        if not isinstance(raw, dict):
+            problem(RuleFileError(name, "a rule is a mapping (id, title, status, ...)", line=line))
+            continue
+        rule_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+        status = raw.get("status") if isinstance(raw.get("status"), str) else None
+        entry = RuleEntry(rule_id, name, line, index, raw, status)
+        if rule_id is None:
+            problem(RuleFileError(name, "the rule has no id", line=line))
+            _keep(collect, entry)
+            continue
+        if rule_id in seen:
+            first = seen[rule_id]
+            _keep(collect, RuleEntry(rule_id, name, line, index, raw, status, duplicate_of=first))
+            problem(RuleFileError(name, f"duplicate rule id (first defined in {Path(first[0]).name}:{first[1]})",
+                                  rule_id=rule_id, line=line, kind="duplicate"))
+            continue
+        seen[rule_id] = (name, line)
+        if collect is not None:
+            # Missing sources or Dutch text are findings of their own (the audit's text check); the rule is
+            # still read so that everything else about it can be judged.
+            patched = _with_placeholder_texts(raw)
+            if patched != raw:
+                problem(RuleFileError(name, "a source or an English or Dutch text is missing", rule_id=rule_id,
+                                      line=line, kind="text"))
+            raw = patched
+            best = jsonschema.exceptions.best_match(rule_validator.iter_errors(raw))
+            if best is not None:
+                parts = list(best.absolute_path)
+                message = best.message if len(best.message) < 200 else best.message[:200] + "..."
+                problem(RuleFileError(name, f"/{'/'.join(map(str, parts))}: {message}", rule_id=rule_id,
+                                      line=line_at(root, ["rules", index] + parts)))
+                _keep(collect, entry)
+                continue
+        if raw["status"] == "deprecated":
+            _keep(collect, entry)
+            continue
+        parser = RuleParser(name, root, index, rule_id, collect)
+        try:
+            rule = Rule(
+                id=rule_id, title=Text(**raw["title"]), status=raw["status"], sources=tuple(raw["sources"]),
+                when=parser.condition(raw["when"], ["when"]),
+                then=tuple(parser.conclusion(c, ["then", i]) for i, c in enumerate(raw["then"])),
+                rationale=Text(**raw["rationale"]), pathway=pathway, file=name, line=line or 0,
+                order=len(rules))
+        except RuleFileError as error:
+            problem(error)
+            _keep(collect, entry)
+            continue
+        rules.append(rule)
+        _keep(collect, RuleEntry(rule_id, name, line, index, entry.raw, status, rule))
+
+
+def _keep(collect, entry: RuleEntry) -> None:
+    if collect is not None:
+        collect.entries.append(entry)
+
+
+def _with_placeholder_texts(raw: dict) -> dict:
+    """A copy that the rule schema accepts despite missing sources or Dutch text."""
+    patched = copy.deepcopy(raw)
+    sources = patched.get("sources")
+    if not isinstance(sources, list) or not sources or not all(isinstance(s, str) and len(s) >= 3 for s in sources):
+        patched["sources"] = ["(missing)"]
+    for name in TEXT_FIELDS:
+        text = patched.get(name)
+        if isinstance(text, dict):
+            en = text.get("en") if isinstance(text.get("en"), str) and text.get("en") else "(missing)"
+            nl = text.get("nl") if isinstance(text.get("nl"), str) and text.get("nl") else en
+            patched[name] = {"en": en, "nl": nl}
+    for conclusion in patched.get("then", ()) if isinstance(patched.get("then"), list) else ():
+        warn = conclusion.get("warn") if isinstance(conclusion, dict) else None
+        if isinstance(warn, dict):
+            warn.setdefault("en", "(missing)")
+            if not isinstance(warn.get("nl"), str) or not warn.get("nl"):
+                warn["nl"] = warn.get("en") or "(missing)"
+    return patched
+
+
+def _validated_marker(rules_digest: str) -> Path | None:
+    """A marker that these exact rule bytes passed the rule schema (itself hashed in the name): JSON Schema
+    validation is most of a cold load, and a rule base that was valid stays valid. Everything else (YAML
+    safety, field paths, codes, references) is checked on every load. CDSS_CACHE=off disables it."""
+    where = os.environ.get("CDSS_CACHE", "")
+    if where == "off":
+        return None
+    base = Path(where) if where else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cdss"
+    schema_digest = hashlib.sha256(resources.schema_bytes("rule")).hexdigest()
+    return base / f"rules-valid-{rules_digest[:32]}-{schema_digest[:16]}"
+
+
+def _reference_errors(rules: list[Rule]) -> list[RuleFileError]:
+    """A fact that no rule asserts is a typo or a dead branch: refused at load time."""
+    asserted = {c.asserts for rule in rules for c in rule.then if c.asserts}
+    return [RuleFileError(rule.file, f"tests fact {ref[1]!r}, which no rule asserts", rule_id=rule.id,
+                          line=rule.line, kind="reference")
+            for rule in rules for ref in sorted(references(rule.when))
+            if ref[0] == "fact" and ref not in asserted]
