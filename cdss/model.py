@@ -158,13 +158,21 @@ class Warning:
         return {"code": self.code, "message": self.message.pick(lang), "rules": list(self.rules)}
 
 
+PROFILES = ("nice", "nhg")
+DEFAULT_PROFILE = "nice"
+
+
 @frozen
 class KnowledgeBaseId:
+    """Which knowledge ran: the manifest's version, the hash of the rule folder's bytes, and the guideline
+    profile whose rules were kept (pathways.md, "Guideline profile")."""
+
     version: str
     sha256: str
+    profile: str = DEFAULT_PROFILE
 
     def to_dict(self) -> dict:
-        return {"version": self.version, "sha256": self.sha256}
+        return {"version": self.version, "sha256": self.sha256, "profile": self.profile}
 
 
 @frozen

@@ -30,3 +30,15 @@ def kb():
         return load_knowledge(resources.DEFAULT_RULES_DIR)
     except RuleFileError as error:
         pytest.fail(f"the rule base does not load: {error}\n{PRIVATE_FOLDER_HINT}")
+
+
+@pytest.fixture(scope="session")
+def kb_of(kb):
+    """The knowledge base of a guideline profile (pathways.md, "Guideline profile"), loaded once each."""
+    loaded = {"nice": kb}
+
+    def of(profile: str):
+        if profile not in loaded:
+            loaded[profile] = load_knowledge(resources.DEFAULT_RULES_DIR, profile=profile)
+        return loaded[profile]
+    return of

@@ -17,11 +17,13 @@ RESULT_VALIDATOR = jsonschema.Draft202012Validator(resources.schema("result"))
 
 
 @pytest.mark.parametrize("path", case_paths(), ids=lambda p: str(p.relative_to(CASES)))
-def test_case_meets_expectations(path, kb):
+def test_case_meets_expectations(path, kb_of):
     case = cases.read_case(str(path))
     assert case.id == path.stem, "a case file is named after its id"
     assert "expected" in case.data, "every shipped case states what it expects"
-    result = evaluate(case, kb).to_dict()
+    profile = expectations.profile_of(case.data["expected"])
+    result = evaluate(case, kb_of(profile)).to_dict()
+    assert result["knowledge_base"]["profile"] == profile
     RESULT_VALIDATOR.validate(result)
     diffs = expectations.differences(case.data["expected"], result)
     assert not diffs, "\n".join(diffs)
@@ -39,7 +41,8 @@ def test_evaluation_is_byte_identical(kb):
         first = render.to_json(evaluate(case, kb))
         second = render.to_json(evaluate(cases.read_case(str(path)), kb))
         assert first == second
-        assert json.loads(first)["knowledge_base"] == {"version": kb.identity.version, "sha256": kb.identity.sha256}
+        assert json.loads(first)["knowledge_base"] == {"version": kb.identity.version, "sha256": kb.identity.sha256,
+                                                       "profile": "nice"}
 
 
 def test_for_names_only_what_the_result_concludes(kb):

@@ -26,7 +26,7 @@ class LocalExecutor:
     def _start(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
         return ProcessPoolExecutor(self.jobs, mp_context=context, initializer=init_worker,
-                                   initargs=(self.rules_dir,))
+                                   initargs=(self.rules_dir, self.options.profile))
 
     def submit(self, items):
         return self._pool.submit(run_items, items, self.options)
@@ -50,15 +50,15 @@ def _run_with_bundle(items, options, bundle):
     import tempfile
 
     from cdss.batch import worker as batchwork
-    key = hashlib.sha256(repr(sorted(bundle.items())).encode()).hexdigest()
+    key = hashlib.sha256(repr((sorted(bundle.items()), options.profile)).encode()).hexdigest()
     if batchwork._STATE.get("bundle") != key:
         folder = Path(tempfile.mkdtemp(prefix="cdss-rules-"))
         for name, content in bundle.items():
             (folder / name).write_bytes(content)
         batchwork._STATE.clear()
-        batchwork.init_worker(str(folder))
+        batchwork.init_worker(str(folder), options.profile)
         batchwork._STATE["bundle"] = key
-    return run_items(items, options)
+    return [batchwork.process(item, batchwork._STATE["kb"], options) for item in items]
 
 
 class DaskExecutor:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 import click
+import attrs
 from attrs import define, field
 
 from cdss.io import inputs
@@ -37,6 +38,7 @@ class Summary:
     checked: int = 0
     failed: int = 0
     duplicate_ids: int = 0
+    other_profile: Counter = field(factory=Counter)  # --check: cases whose expectations hold for another profile
     red_flags: Counter = field(factory=Counter)
     conditions: Counter = field(factory=Counter)
     recommendations: Counter = field(factory=Counter)
@@ -54,6 +56,8 @@ class Summary:
         if outcome.checked:
             self.checked += 1
             self.failed += bool(outcome.diffs)
+        elif outcome.other_profile:
+            self.other_profile[outcome.other_profile] += 1
 
     def to_dict(self) -> dict:
         conditions: dict = {}
@@ -62,6 +66,7 @@ class Summary:
         return {
             "cases": self.cases, "ok": self.ok, "errors": self.errors, "duplicate_ids": self.duplicate_ids,
             "checked": self.checked, "check_failed": self.failed,
+            "check_other_profile": dict(sorted(self.other_profile.items())),
             "red_flags": dict(sorted(self.red_flags.items())), "conditions": conditions,
             "recommendations": dict(sorted(self.recommendations.items())),
             "seconds": round(self.seconds, 3),
@@ -159,11 +164,13 @@ def _replay(path: Path, fmt: str, items: Iterator[Item], options: Options, summa
                               tuple(r["code"] for r in body.get("recommendations", ())))
             if options.check and outcome.ok and item.raw is not None:
                 data = case_io.decode(item.raw, item.source)
-                if "expected" in data:
+                if "expected" in data and expectations.applies(data["expected"], options.profile):
                     outcome = Outcome(raw, True, outcome.case_id, outcome.red_flags, outcome.conditions,
                                       outcome.recommendations,
                                       tuple(expectations.differences(data["expected"], body)), True,
                                       inputs_where(item))
+                elif "expected" in data:
+                    outcome = attrs.evolve(outcome, other_profile=expectations.profile_of(data["expected"]))
             report(outcome, summary, ids)
     return count
 
@@ -240,7 +247,9 @@ def run(settings: Settings, kb) -> int:
     click.echo(f"inputs: {summary.cases}, results: {summary.ok}, errors: {summary.errors}"
                + (f" (resumed after {resumed})" if resumed else ""), err=True)
     if options.check:
-        click.echo(f"check: {summary.checked - summary.failed} passed, {summary.failed} failed", err=True)
+        others = "".join(f"; {n} case(s) expect profile {p}: not compared (check them with --profile {p})"
+                         for p, n in sorted(summary.other_profile.items()))
+        click.echo(f"check: {summary.checked - summary.failed} passed, {summary.failed} failed{others}", err=True)
     if results != summary.cases:  # pragma: no cover - a broken invariant is reported, never hidden
         click.echo(f"error: {summary.cases} inputs but {results} outputs", err=True)
         return 1
@@ -314,7 +323,7 @@ def _isolate(chunk, executor, settings: Settings, error: BaseException) -> list[
             if not executor.is_worker_death(again):
                 raise
             executor.restart()
-            kb = knowledge_base(settings.rules_dir)
+            kb = knowledge_base(settings.rules_dir, settings.options.profile)
             try:
                 data = cases.decode(item.raw, item.source) if item.raw is not None else None
             except Exception:

@@ -28,6 +28,7 @@ class Options:
     lang: str = "en"
     fmt: str = "jsonl"  # jsonl | csv
     check: bool = False
+    profile: str = "nice"  # the guideline profile whose rules the workers load
 
 
 @frozen
@@ -44,28 +45,29 @@ class Outcome:
     checked: bool = False
     where: str = ""
     error: tuple = ()  # (pointer, message) of an error record
+    other_profile: str | None = None  # --check: the profile the case's expectations hold for, when not this run's
 
 
 _STATE: dict = {}
 
 
-def init_worker(rules_dir: str | None) -> None:
-    """Pool initializer: load and compile the rules once per worker process."""
-    kb = load_rules(rules_dir)
+def init_worker(rules_dir: str | None, profile: str = "nice") -> None:
+    """Pool initializer: load (for one guideline profile) and compile the rules once per worker process."""
+    kb = load_rules(rules_dir, profile=profile)
     from cdss.engine import evaluator_for
     evaluator_for(kb)
     cases.use_fast_validation()
     _STATE["kb"] = kb
 
 
-def knowledge_base(rules_dir: str | None = None):
-    if "kb" not in _STATE:
-        init_worker(rules_dir)
+def knowledge_base(rules_dir: str | None = None, profile: str = "nice"):
+    if "kb" not in _STATE or _STATE["kb"].profile != profile:
+        init_worker(rules_dir, profile)
     return _STATE["kb"]
 
 
 def run_items(items: list[Item], options: Options, rules_dir: str | None = None) -> list[Outcome]:
-    kb = knowledge_base(rules_dir)
+    kb = knowledge_base(rules_dir, options.profile)
     return [process(item, kb, options) for item in items]
 
 
@@ -88,15 +90,18 @@ def process(item: Item, kb, options: Options) -> Outcome:
     except Exception as error:  # never lose the other cases
         return _error(item, kb, options, data, "", f"internal error: {type(error).__name__}: {error}")
     body = result.to_dict(options.lang)
-    diffs, checked = (), False
+    diffs, checked, other_profile = (), False, None
     if options.check and "expected" in case.data:
-        diffs, checked = tuple(expectations.differences(case.data["expected"], body)), True
+        if expectations.applies(case.data["expected"], options.profile):
+            diffs, checked = tuple(expectations.differences(case.data["expected"], body)), True
+        else:
+            other_profile = expectations.profile_of(case.data["expected"])
     return Outcome(
         line=_line(body, options), ok=True, case_id=case.id,
         red_flags=tuple(f["code"] for f in body["red_flags"]),
         conditions=tuple((c["code"], c["status"]) for c in body["conditions"]),
         recommendations=tuple(r["code"] for r in body["recommendations"]),
-        diffs=diffs, checked=checked, where=where(item))
+        diffs=diffs, checked=checked, where=where(item), other_profile=other_profile)
 
 
 def _error(item: Item, kb, options: Options, data, pointer: str, message: str) -> Outcome:

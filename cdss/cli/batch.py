@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from cdss.cli.options import LANG, RULES, load_rules
+from cdss.cli.options import LANG, PROFILE, RULES, load_rules
 
 
 @click.command("batch")
@@ -30,9 +30,10 @@ from cdss.cli.options import LANG, RULES, load_rules
               help="Write the summary as JSON to this file instead of printing it.")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None, hidden=True)
 @LANG
+@PROFILE
 @RULES
 def batch_command(paths, output, fmt, check, jobs, executor, scheduler, quiet, resume, summary_path, chunk_size,
-                  lang, rules_dir) -> None:
+                  lang, profile, rules_dir) -> None:
     """Evaluate many cases: files, folders (recursively *.json and *.jsonl) and - (JSONL on stdin).
 
     One output line per input case, in input order, whatever the parallelism: a result or an error
@@ -42,9 +43,9 @@ def batch_command(paths, output, fmt, check, jobs, executor, scheduler, quiet, r
     from cdss.batch.worker import Options
     if executor == "dask" and not scheduler:
         raise click.UsageError("--executor dask needs --scheduler ADDRESS")
-    kb = load_rules(rules_dir)
+    kb = load_rules(rules_dir, profile)
     settings = batch.Settings(
         paths=list(paths), rules_dir=str(rules_dir) if rules_dir else None, output=output,
-        options=Options(lang=lang, fmt=fmt, check=check), jobs=jobs or os.cpu_count() or 1, executor=executor,
+        options=Options(lang=lang, fmt=fmt, check=check, profile=profile), jobs=jobs or os.cpu_count() or 1, executor=executor,
         scheduler=scheduler, quiet=quiet, resume=resume, summary_path=summary_path, chunk_size=chunk_size)
     sys.exit(batch.run(settings, kb))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cdss.cli.options import LANG, RULES, fail, load_rules
+from cdss.cli.options import LANG, PROFILE, RULES, fail, load_rules
 from cdss.engine import evaluate
 from cdss.errors import CaseError
 from cdss.io import cases, render
@@ -18,10 +18,11 @@ from cdss.model import ErrorResult
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.option("--explain", is_flag=True, help="Show the full chain of rules and facts behind each item.")
 @LANG
+@PROFILE
 @RULES
-def evaluate_command(case_path: str, fmt: str, explain: bool, lang: str, rules_dir: Path | None) -> None:
+def evaluate_command(case_path: str, fmt: str, explain: bool, lang: str, profile: str, rules_dir: Path | None) -> None:
     """Evaluate one case file (or - for standard input)."""
-    kb = load_rules(rules_dir)
+    kb = load_rules(rules_dir, profile)
     try:
         case = cases.read_case(case_path)
     except CaseError as error:

@@ -11,6 +11,9 @@ from cdss.errors import CdssError
 
 LANG = click.option("--lang", type=click.Choice(["en", "nl"]), default="en", show_default=True,
                     help="Language of every text a person reads.")
+PROFILE = click.option("--profile", type=click.Choice(["nice", "nhg"]), default="nice", show_default=True,
+                       help="Guideline profile: nice (NICE guidelines) or nhg (Dutch general practice, "
+                            "NHG-Standaarden); named in every result as knowledge_base.profile.")
 RULES = click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Use this rule folder instead of the shipped one.")
 
@@ -21,10 +24,11 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
-def load_rules(rules_dir: Path | None):
-    """The knowledge base of a rule folder (the shipped one by default), or exit 1 naming the problem."""
+def load_rules(rules_dir: Path | None, profile: str = "nice"):
+    """The knowledge base of a rule folder (the shipped one by default) for one guideline profile, or exit 1
+    naming the problem."""
     from cdss.kb.loader import load
     try:
-        return load(rules_dir)
+        return load(rules_dir, profile=profile)
     except CdssError as error:
         fail(f"rules: {error}")

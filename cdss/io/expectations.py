@@ -2,11 +2,23 @@
 
 Every listed item must be in the result (an object item pins status, urgency, ...); every code under
 `absent` must appear in none of the result's lists; `rules_fired` / `rules_not_fired` pin the trace.
+Expectations hold for one guideline profile, `expected.profile` (absent: `nice`, the default profile
+every case was written for before profiles existed): a run of another profile does not compare them.
 """
 
 from __future__ import annotations
 
 LISTS = ("red_flags", "conditions", "recommendations", "do_not")
+
+
+def profile_of(expected: dict) -> str:
+    """The guideline profile a case's expectations hold for."""
+    return expected.get("profile", "nice")
+
+
+def applies(expected: dict, profile: str) -> bool:
+    """Whether a run of this profile should compare the case's expectations."""
+    return profile_of(expected) == profile
 
 
 def differences(expected: dict, result: dict) -> list[str]:

@@ -13,6 +13,7 @@ import hashlib
 import os
 from pathlib import Path
 
+import attrs
 import jsonschema
 from attrs import define, field
 
@@ -22,7 +23,7 @@ from cdss.kb.conditions import references
 from cdss.kb.parser import RuleParser
 from cdss.kb.rules import KnowledgeBase, Rule, RuleEntry, UnknownField
 from cdss.kb.yamlfile import line_at, read_yaml
-from cdss.model import KnowledgeBaseId, Text
+from cdss.model import DEFAULT_PROFILE, PROFILES, KnowledgeBaseId, Text
 
 MANIFEST = "knowledge_base.yaml"
 TEXT_FIELDS = ("title", "rationale", "limitations")
@@ -79,11 +80,18 @@ def rule_files(directory: Path) -> list[Path]:
     return entries
 
 
-def load(directory: str | Path | None = None, *, collect_errors: bool = False) -> KnowledgeBase:
-    """Load, check and order every rule of a folder (the shipped one by default).
+def load(directory: str | Path | None = None, *, profile: str = DEFAULT_PROFILE,
+         collect_errors: bool = False) -> KnowledgeBase:
+    """Load, check and order the rules of a folder (the shipped one by default) that belong to a guideline
+    profile (`nice` by default, or `nhg`): a rule whose `profiles` leave the profile out is checked like
+    every other rule but not kept, so a typo in an `nhg:` rule stops a `nice` run too.
 
     Strict: raises RuleFileError on the first problem. Collecting: never raises for a problem in the
     rules; the knowledge base lists them in `errors` and holds every rule that could be read."""
+    if profile not in PROFILES:
+        raise RuleFileError(str(directory or resources.DEFAULT_RULES_DIR),
+                            f"unknown guideline profile {profile!r}; expected one of {', '.join(PROFILES)}",
+                            kind="file")
     collect = _Collector() if collect_errors else None
     directory = Path(directory) if directory else resources.DEFAULT_RULES_DIR
 
@@ -116,6 +124,7 @@ def load(directory: str | Path | None = None, *, collect_errors: bool = False) -
         _read_rule_file(path, rules, seen, problem, collect, already_valid)
     for error in _reference_errors(rules):
         problem(error)
+    rules = _of_profile(rules, profile)
     if marker is not None and not already_valid:
         try:
             marker.parent.mkdir(parents=True, exist_ok=True)
@@ -129,7 +138,7 @@ def load(directory: str | Path | None = None, *, collect_errors: bool = False) -
                      unknown_fields=tuple(collect.unknown_fields), node_lines=collect.node_lines,
                      documents=collect.documents)
     return KnowledgeBase(directory=str(directory), rules=tuple(rules), manifest=manifest,
-                         identity=KnowledgeBaseId(version, digest.hexdigest()),
+                         identity=KnowledgeBaseId(version, digest.hexdigest(), profile),
                          files=tuple(str(p) for p in files), **extra)
 
 
@@ -217,13 +226,22 @@ def _read_rule_file(path: Path, rules: list[Rule], seen: dict, problem, collect,
                 when=parser.condition(raw["when"], ["when"]),
                 then=tuple(parser.conclusion(c, ["then", i]) for i, c in enumerate(raw["then"])),
                 rationale=Text(**raw["rationale"]), pathway=pathway, file=name, line=line or 0,
-                order=len(rules))
+                order=len(rules), profiles=tuple(raw.get("profiles", PROFILES)))
         except RuleFileError as error:
             problem(error)
             _keep(collect, entry)
             continue
         rules.append(rule)
         _keep(collect, RuleEntry(rule_id, name, line, index, entry.raw, status, rule))
+
+
+def _of_profile(rules: list[Rule], profile: str) -> list[Rule]:
+    """The rules of one profile, renumbered in rule-base order. Every rule was read and cross-checked
+    first (facts asserted only by another profile's rules count), so that both profiles load or neither."""
+    kept = [rule for rule in rules if profile in rule.profiles]
+    if len(kept) == len(rules):
+        return rules
+    return [attrs.evolve(rule, order=order) for order, rule in enumerate(kept)]
 
 
 def _keep(collect, entry: RuleEntry) -> None:

@@ -11,7 +11,7 @@ import functools
 from attrs import field, frozen
 
 from cdss.kb.conditions import Node
-from cdss.model import KnowledgeBaseId, Text
+from cdss.model import PROFILES, KnowledgeBaseId, Text
 
 
 @frozen
@@ -64,6 +64,7 @@ class Rule:
     file: str = ""
     line: int = 0
     order: int = 0
+    profiles: tuple[str, ...] = PROFILES  # the guideline profiles it belongs to (absent in the file: all)
 
     def describe_conclusions(self) -> list[str]:
         return [c.describe() for c in self.then]
@@ -97,6 +98,9 @@ class UnknownField:
 class KnowledgeBase:
     """The loaded rule base. Rules are in rule-base order: files by name, rules as written.
 
+    It holds the rules of one guideline profile (`identity.profile`): a rule whose `profiles` leave that
+    profile out is not loaded at all, so nothing downstream needs to know profiles exist.
+
     Loaded in collecting mode (`load(..., collect_errors=True)`), `errors` holds every problem found and
     `rules` every rule that could still be read; the audit judges exactly these rules.
     """
@@ -119,6 +123,10 @@ class KnowledgeBase:
     @functools.cached_property
     def order_of(self) -> dict[str, int]:
         return {rule.id: rule.order for rule in self.rules}
+
+    @property
+    def profile(self) -> str:
+        return self.identity.profile
 
     @property
     def failed_min_weeks(self) -> float:

@@ -239,7 +239,7 @@ class OracleRun:
 
 
 class Oracle:
-    def __init__(self, directory: Path = RULES):
+    def __init__(self, directory: Path = RULES, profile: str = "nice"):
         from cdss.model import KnowledgeBaseId, Text
 
         directory = Path(directory)
@@ -249,7 +249,7 @@ class Oracle:
         files = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.name != MANIFEST)
         for path in files:
             for raw in yaml.safe_load(path.read_text(encoding="utf-8"))["rules"]:
-                if raw["status"] == "deprecated":
+                if raw["status"] == "deprecated" or profile not in raw.get("profiles", (profile,)):
                     continue
                 self.rules.append(OracleRule(raw["id"], raw["when"], list(raw["then"]), len(self.rules),
                                              tuple(raw["sources"]), Text(**raw["rationale"])))
@@ -257,7 +257,7 @@ class Oracle:
         self.by_layer = [[r for r in self.rules if self.layer[r.id] == k] for k in range(max(self.layer.values()) + 1)]
         self.default_weeks = self.manifest.get("failed_trial_min_weeks", 4)
         self.kb = SimpleNamespace(rules=self.rules, manifest=self.manifest, failed_min_weeks=self.default_weeks,
-                                  identity=KnowledgeBaseId(str(self.manifest["version"]), "oracle"),
+                                  identity=KnowledgeBaseId(str(self.manifest["version"]), "oracle", profile),
                                   order_of={rule.id: rule.order for rule in self.rules})
 
     def conclusion(self, raw: dict) -> SimpleNamespace:
