@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from tests.helpers import rulekit
 from cdss.audit import run as audit
-from cdss.audit.report import text as audit_report
+from cdss.audit.report import json as audit_json, text as audit_text
 from cdss import resources
 from cdss.cli import main
 from tests.helpers.paths import CASES, case_paths
@@ -76,7 +76,7 @@ def test_figures_on_a_small_corpus(tmp_path, jobs):
     assert ("branch-not-covered", "t.knee") in checks and ("always-shadowed", "t.knee") in checks
     line = next(f for f in report.findings if f.check == "branch-not-covered").line
     assert "pain.knee" in (tmp_path / "rules" / "test.yaml").read_text().splitlines()[line - 1]
-    AUDIT_SCHEMA.validate(audit_report.to_dict(report))
+    AUDIT_SCHEMA.validate(audit_json.to_dict(report))
 
 
 def _die_in_worker(chunk):
@@ -139,17 +139,17 @@ def test_coverage_of_the_shipped_cases(shipped):
 
 
 def test_shipped_json_validates_against_its_schema(shipped):
-    data = audit_report.to_dict(shipped)
+    data = audit_json.to_dict(shipped)
     AUDIT_SCHEMA.validate(data)
     summary = data["summary"]
     assert summary["rules_fired"] == summary["rules"] and summary["test_coverage_percent"] == 100.0
     assert len(data["coverage"]["rules"]) == summary["rules"]
     rules_only = audit.audit_rules()
-    AUDIT_SCHEMA.validate(json.loads(audit_report.to_json(rules_only)))
+    AUDIT_SCHEMA.validate(json.loads(audit_json.to_json(rules_only)))
 
 
 def test_text_report_ends_with_the_summary(shipped):
-    text = audit_report.to_text(shipped)
+    text = audit_text.to_text(shipped)
     tail = text.rstrip().splitlines()
     assert tail[-1].strip() == "result:     OK"
     assert any(line.startswith("Summary") for line in tail[-12:])

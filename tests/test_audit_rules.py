@@ -14,7 +14,7 @@ from cdss.audit import run as audit
 from cdss.io import cases
 from cdss.engine import policies
 from cdss.audit.checks import AuditContext
-from cdss.audit.source import read_rule_folder
+from cdss.kb.loader import load
 from cdss.engine import evaluator_for
 from cdss.model import Case
 
@@ -273,7 +273,7 @@ def test_every_witness_the_reasoning_builds_fires_its_rule_in_the_engine(shipped
 
 
 def test_reader_keeps_lines_for_every_condition():
-    source = read_rule_folder()
-    rule = next(r for r in source.rules if r.id == "oa.hip.clinical-diagnosis")
-    lines = [source.line_of(node, rule) for node in rule.when.walk()]
+    kb = load(collect_errors=True)
+    rule = next(r for r in kb.rules if r.id == "oa.hip.clinical-diagnosis")
+    lines = [kb.line_of(node, rule) for node in rule.when.walk()]
     assert all(line >= rule.line for line in lines) and len(set(lines)) > 5

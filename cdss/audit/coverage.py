@@ -18,9 +18,9 @@ from attrs import define, field, frozen
 
 from cdss.io import cases, inputs
 from cdss.engine import policies
-from cdss.audit.checks import AuditContext, conclusion_key, positive_alternatives, show_conclusion
+from cdss.audit.checks.context import AuditContext
 from cdss.audit.findings import Finding, Place
-from cdss.audit.source import describe
+from cdss.audit.rule_parts import conclusion_key, describe, positive_alternatives, show_conclusion
 from cdss.kb.conditions import STATUS_RANK, All, Any_, Count, Node, Not, Score
 from cdss.engine import evaluator_for
 from cdss.errors import CaseError, CdssError, EngineFault
@@ -264,7 +264,7 @@ def _measure(paths: list[str], ctx: AuditContext, jobs: int) -> Coverage:
     for rule in ctx.rules:
         item = cov.rules[rule.id] = RuleCoverage(rule.id, rule.pathway, rule.file, rule.line, rule.status)
         for index, node in enumerate(positive_alternatives(rule.when)):
-            item.branches.append(Branch(rule.id, index, describe(node, 100), ctx.source.line_of(node, rule)))
+            item.branches.append(Branch(rule.id, index, describe(node, 100), ctx.kb.line_of(node, rule)))
         branches[rule.id] = item.branches
     pathway_of = _condition_pathways(ctx)
     cov.conditions = {code: {"pathway": pathway_of.get(code), "suspected": 0, "probable": 0, "confirmed": 0}
@@ -407,14 +407,14 @@ def _codes(ctx: AuditContext, produced: dict[str, set]) -> dict:
 
 def _findings(ctx: AuditContext, cov: Coverage, broken: list[tuple[str, str]]) -> list[Finding]:
     out = []
-    dead = {(f.place.rule, f.place.line) for f in ctx_findings(ctx) if f.check == "dead-alternative"}
+    dead = {(f.place.rule, f.place.line) for f in ctx.findings if f.check == "dead-alternative"}
     for where, message in cov.case_errors:
         out.append(Finding("case-error", "error", message, _place_of(where)))
     for where, message in broken:
         out.append(Finding("expectation-broken", "warning", message, _place_of(where)))
     for rule in ctx.rules:
         r = cov.rules[rule.id]
-        place = ctx.source.place(rule)
+        place = ctx.place(rule)
         if not r.fired:
             out.append(Finding("never-fired", "warning", "no case in the corpus makes this rule fire", place))
         elif not r.negative and cov.labelled:
@@ -431,7 +431,7 @@ def _findings(ctx: AuditContext, cov: Coverage, broken: list[tuple[str, str]]) -
         what = "; ".join(show_conclusion(c) for c in rule.then)
         out.append(Finding("always-shadowed", "info",
                            f"in every case it fired ({cov.rules[rule_id].fired}), another rule also concluded all it "
-                           f"concludes ({what}): a candidate for removal", ctx.source.place(rule)))
+                           f"concludes ({what}): a candidate for removal", ctx.place(rule)))
     vocab_file = str(Path(__file__).parent / "data" / "vocabulary.yaml")
     for name, entry in cov.codes["lists"].items():
         for code in entry["unproducible"]:
@@ -448,10 +448,6 @@ def _findings(ctx: AuditContext, cov: Coverage, broken: list[tuple[str, str]]) -
                            f"{len(cov.fell_through)} case(s) reached no condition and no red flag: {shown}",
                            Place(None, cov.paths[0] if len(cov.paths) == 1 else ", ".join(cov.paths))))
     return out
-
-
-def ctx_findings(ctx: AuditContext) -> list[Finding]:
-    return getattr(ctx, "findings", [])
 
 
 def _place_of(where: str) -> Place:

@@ -1,9 +1,9 @@
 """`cdss audit`: coverage of the rule base over a corpus of cases, and verification of the rule base itself.
 
 Two entry points, one report shape:
-- `audit_rules(rules_dir, cases_dir)` checks the rules without running a case (`audit_checks`): each
+- `audit_rules(rules_dir, cases_dir)` checks the rules without running a case (`checks/`): each
   finding has a severity, the rule id and file:line.
-- `audit_coverage(paths, rules_dir)` runs the corpus through the engine (`audit_coverage`) and adds what
+- `audit_coverage(paths, rules_dir)` runs the corpus through the engine (`coverage`) and adds what
   the cases reached, what they never reached, and how well the shipped cases test each rule; it includes
   the static findings, so one report (or one HTML page) shows the whole picture.
 """
@@ -18,8 +18,9 @@ from attrs import define, field
 from cdss import __version__, resources
 from cdss.audit.checks import CHECKS, AuditContext, Check
 from cdss.audit.findings import Finding, Place, count_by_severity
-from cdss.audit.source import read_rule_folder
 from cdss.errors import RuleFileError
+from cdss.kb.loader import load
+from cdss.kb.rules import KnowledgeBase
 
 DEFAULT_CASES_DIR = resources.HOME / "cases"
 
@@ -57,22 +58,21 @@ class AuditReport:
         return self.counts["error"] == 0 and self.test_coverage_ok
 
 
-def _runnable(source, findings: list[Finding]):
-    """The knowledge base if the engine would run it (it loads strictly and compiles), else None; what the
-    loader or the compiler refuses becomes a finding (kept unless a check reports the same rule more
-    precisely)."""
-    for error in source.kb.errors:
+def _runnable(kb: KnowledgeBase, findings: list[Finding]) -> bool:
+    """Whether the engine would run the rule base (it loads strictly and compiles); what the loader or the
+    compiler refuses becomes a finding (kept unless a check reports the same rule more precisely)."""
+    for error in kb.errors:
         if error.kind in ("reference", "duplicate"):
             findings.append(Finding("load-error", "error", error.message, Place(error.rule_id, error.file, error.line)))
-    if not source.loads:
-        return None
+    if kb.errors:
+        return False
     try:
         from cdss.engine import evaluator_for
-        evaluator_for(source.kb)
-        return source.kb
+        evaluator_for(kb)
+        return True
     except RuleFileError as error:
         findings.append(Finding("load-error", "error", error.message, Place(error.rule_id, error.file, error.line)))
-        return None
+        return False
 
 
 def audit_rules(rules_dir: str | Path | None = None, cases_dir: str | Path | None = DEFAULT_CASES_DIR,
@@ -80,10 +80,10 @@ def audit_rules(rules_dir: str | Path | None = None, cases_dir: str | Path | Non
     """Check a rule folder without running any case."""
     started = time.perf_counter()
     directory = Path(rules_dir) if rules_dir else resources.DEFAULT_RULES_DIR
-    source = read_rule_folder(directory)
+    kb = load(directory, collect_errors=True)
     loaded: list[Finding] = []
-    kb = _runnable(source, loaded)
-    ctx = AuditContext(source, Path(cases_dir) if cases_dir else None, kb)
+    runnable = _runnable(kb, loaded)
+    ctx = AuditContext(kb, Path(cases_dir) if cases_dir else None, runnable)
     findings: list[Finding] = []
     timings = {}
     for check in checks:
@@ -102,7 +102,7 @@ def audit_rules(rules_dir: str | Path | None = None, cases_dir: str | Path | Non
         item["rules"] += 1
         item["reachable"] += i in reachable
     identity = None
-    if ctx.kb is not None:
+    if ctx.runnable:
         identity = {"version": ctx.kb.identity.version, "sha256": ctx.kb.identity.sha256}
     elapsed = time.perf_counter() - started
     return AuditReport("rules", str(directory), identity, list(ctx.rules), pathways, findings,
@@ -118,7 +118,7 @@ def audit_coverage(paths: list[str], rules_dir: str | Path | None = None,
     started = time.perf_counter()
     report = audit_rules(rules_dir, cases_dir)
     ctx = report.context
-    if ctx.kb is None:
+    if not ctx.runnable:
         raise RuleFileError(report.rules_dir, "the rule base does not load, so no case can run: "
                             "see `cdss audit rules` for the findings")
     report.kind = "coverage"

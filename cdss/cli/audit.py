@@ -11,8 +11,7 @@ from pathlib import Path
 
 import click
 
-from cdss.audit import run as audit
-from cdss.audit.report import html as audit_html, text as audit_report
+from cdss import audit
 
 RULES = click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Audit this rule folder instead of the shipped one.")
@@ -32,9 +31,9 @@ def audit_group() -> None:
 
 def _emit(report: audit.AuditReport, fmt: str, html_path: Path | None, verbose: bool) -> None:
     if html_path is not None:
-        audit_html.write(report, html_path)
+        audit.write_html(report, html_path)
         click.echo(f"wrote {html_path}", err=True)
-    click.echo(audit_report.to_json(report) if fmt == "json" else audit_report.to_text(report, verbose))
+    click.echo(audit.to_json(report) if fmt == "json" else audit.to_text(report, verbose))
     sys.exit(0 if report.ok else 1)
 
 
