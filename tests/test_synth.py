@@ -132,6 +132,7 @@ def test_every_case_is_valid_and_evaluates(mix):
     assert all(result.status == "ok" for _, result in mix)
 
 
+@pytest.mark.xfail(strict=True, reason="knowledge base 0.2 in progress: the revised contract's new codes are not all produced yet; strict, so this fails (XPASS) the moment they are, and the mark must go")
 def test_the_mix_reaches_every_condition_and_red_flag(mix):
     vocabulary = resources.vocabulary()
     conditions = collections.Counter(c.code for _, r in mix for c in r.conditions)

@@ -115,6 +115,9 @@ def _explain(error: jsonschema.ValidationError) -> tuple[str, str]:
         return where, f"{json.dumps(value)[:60]} does not match the pattern {schema['pattern']}"
     if kind == "not" and isinstance(value, list):
         return where, "'normal' must stand alone: a normal study has no other finding"
+    if kind == "not" and isinstance(value, dict) and "prostheses" in value:
+        return where, ("'prosthetic_joint' is false but 'prostheses' lists a prosthesis: a contradiction; "
+                       "keep 'prostheses' (it decides) and drop 'prosthetic_joint'")
     if kind == "uniqueItems":
         return where, "each item may appear only once"
     return where, error.message[:200]
