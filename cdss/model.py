@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 from attrs import field, frozen
 
 DISCLAIMER = {
@@ -114,6 +113,20 @@ class Condition:
 
 
 @frozen
+class Contribution:
+    """What one rule brought to a merged recommendation or do-not: the targets it named (its `for`), its
+    reason and sources, and (a recommendation's) its urgency. A policy that narrows `for` keeps only the
+    contributions that serve a target left, and so drops the rules, reasons and urgency that no longer
+    apply."""
+
+    rule: str
+    for_: tuple[str, ...]
+    rationale: Text
+    sources: tuple[str, ...]
+    urgency: str | None = None
+
+
+@frozen
 class Recommendation:
     code: str
     kind: str
@@ -124,9 +137,7 @@ class Recommendation:
     rules: tuple[str, ...]
     sources: tuple[str, ...]
     step: int = 0
-    # (rule id, its `for`, its rationale, its sources) per contributing rule, so that a policy that
-    # narrows `for` also drops the rules (and reasons) that no longer apply.
-    contributions: tuple = field(default=(), eq=False, repr=False)
+    contributions: tuple[Contribution, ...] = field(default=(), eq=False, repr=False)  # most urgent first
 
     def to_dict(self, lang: str) -> dict:
         return {"code": self.code, "kind": self.kind, "category": self.category, "urgency": self.urgency,
@@ -141,7 +152,7 @@ class DoNot:
     rationale: Text
     rules: tuple[str, ...]
     sources: tuple[str, ...]
-    contributions: tuple = field(default=(), eq=False, repr=False)
+    contributions: tuple[Contribution, ...] = field(default=(), eq=False, repr=False)  # in rule-base order
 
     def to_dict(self, lang: str) -> dict:
         return {"code": self.code, "for": list(self.for_), "rationale": self.rationale.pick(lang),
@@ -222,7 +233,3 @@ class ErrorResult:
             error["line"] = self.line
         return {"case_id": self.case_id, "knowledge_base": self.knowledge_base.to_dict(),
                 "status": "error", "error": error}
-
-
-def evolve(instance: Any, **changes: Any) -> Any:
-    return attrs.evolve(instance, **changes)

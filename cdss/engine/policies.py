@@ -14,7 +14,7 @@ from attrs import evolve
 
 from cdss.kb.conditions import STATUS_RANK, lookup
 from cdss.kb.rules import KnowledgeBase
-from cdss.model import Condition, DoNot, Matched, RedFlag, Recommendation, Result, Text, TraceEntry, Warning
+from cdss.model import Condition, Contribution, DoNot, Matched, RedFlag, Recommendation, Result, Text, TraceEntry, Warning
 from cdss import resources
 
 URGENCY_RANK = {"emergency": 0, "urgent": 1, "soon": 2, "routine": 3}
@@ -131,7 +131,8 @@ def _merge_recommendations(items) -> list[Recommendation]:
             rationale=lead[0].rationale, rules=tuple(dict.fromkeys(r.id for r, _ in entries)),
             sources=_union(r.sources for r, _ in entries),
             step=min(d.get("step", 0) for _, d in entries),
-            contributions=tuple((r.id, tuple(d.get("for", ())), r.rationale, r.sources, d["urgency"]) for r, d in ranked)))
+            contributions=tuple(Contribution(r.id, tuple(d.get("for", ())), r.rationale, r.sources, d["urgency"])
+                                for r, d in ranked)))
     return out
 
 
@@ -139,7 +140,7 @@ def _merge_do_not(items) -> list[DoNot]:
     grouped = _by_code(items)
     return [DoNot(code, tuple(sorted(set(_union(d.get("for", ()) for _, d in entries)))), entries[0][0].rationale,
                   _union([(r.id,) for r, _ in entries]), _union(r.sources for r, _ in entries),
-                  tuple((r.id, tuple(d.get("for", ())), r.rationale, r.sources) for r, d in entries))
+                  tuple(Contribution(r.id, tuple(d.get("for", ())), r.rationale, r.sources) for r, d in entries))
             for code, entries in grouped.items()]
 
 
@@ -200,11 +201,11 @@ def _failed_trial_not_repeated(recs, case, kb, flag_codes, trace):
 def _with_for(item, targets):
     """The item narrowed to `targets`, keeping only the rules (and their reasons) that serve one of them."""
     targets = tuple(targets)
-    kept = tuple(c for c in item.contributions if not c[1] or set(c[1]) & set(targets)) or item.contributions
-    changes = dict(for_=targets, contributions=kept, rules=_union([(c[0],) for c in kept]),
-                   rationale=kept[0][2], sources=_union(c[3] for c in kept))
+    kept = tuple(c for c in item.contributions if not c.for_ or set(c.for_) & set(targets)) or item.contributions
+    changes = dict(for_=targets, contributions=kept, rules=_union([(c.rule,) for c in kept]),
+                   rationale=kept[0].rationale, sources=_union(c.sources for c in kept))
     if isinstance(item, Recommendation):
-        changes["urgency"] = min((c[4] for c in kept), key=URGENCY_RANK.get)
+        changes["urgency"] = min((c.urgency for c in kept), key=URGENCY_RANK.get)
     return evolve(item, **changes)
 
 
