@@ -2,7 +2,7 @@
 
 Two sources of cases: hypothesis strategies built from the case schema's own vocabulary (every field,
 most of them absent, numbers weighted toward the thresholds the rule files test), with or without a
-synthetic case (cdss/synth.py) underneath that they perturb; and a stream of plain synthetic cases. For
+synthetic case (cdss/synth/) underneath that they perturb; and a stream of plain synthetic cases. For
 each case the engine (compiler + durable-rules) and the oracle must fire the same rules and reach the
 same conditions, red flags, recommendations, do-nots and warnings. The default run is bounded (about
 2,000 + 2,000 cases); CDSS_DIFF_EXAMPLES=N raises both counts to N.

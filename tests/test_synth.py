@@ -17,7 +17,8 @@ from click.testing import CliRunner
 
 from cdss.io import cases
 from cdss import resources
-from cdss.synth import generate as synth
+from cdss.synth import generate as synth, tables
+from cdss.synth.scenarios import SCENARIOS
 from cdss.cli import main
 from cdss.engine import evaluate
 
@@ -203,7 +204,7 @@ def test_values_sit_on_both_sides_of_the_thresholds(mix):
         seen = field_values(datas, path)
         assert all(seen[v] > 0 for v in values), (path, seen)
     # every field of the table takes one of its threshold values somewhere in the stream
-    for path, values in synth.NEAR_MISS.items():
+    for path, values in tables.NEAR_MISS.items():
         seen = field_values(datas, path)
         assert any(seen[v] for v in values), path
     # CRP exactly at its limit (5 when the lab gives none) and just above it
@@ -241,8 +242,8 @@ def rule_thresholds():
 def test_the_near_miss_table_covers_every_threshold_in_the_rules():
     missing = []
     for field, op, value in rule_thresholds():
-        if field in synth.RELATIVE_NEAR_MISS:
-            continue  # its limit depends on the case (CRP: the lab's limit, else 5), drawn in synth.Draw.labs
+        if field in tables.RELATIVE_NEAR_MISS:
+            continue  # its limit depends on the case (CRP: the lab's limit, else 5), drawn in Draw.labs (cdss/synth/draws.py)
         if isinstance(value, dict):  # compared with another field: a relative threshold
             missing.append((field, op, "relative"))
             continue
@@ -251,27 +252,27 @@ def test_the_near_miss_table_covers_every_threshold_in_the_rules():
             if not numbers:
                 continue
             want = {min(numbers) - 1, min(numbers), max(numbers), max(numbers) + 1}
-            table = set(synth.NEAR_MISS.get(field, ()))
+            table = set(tables.NEAR_MISS.get(field, ()))
             if not want <= table:
                 missing.append((field, op, sorted(want - table)))
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             continue
-        table = synth.NEAR_MISS.get(field, ())
+        table = tables.NEAR_MISS.get(field, ())
         other_side = ([v for v in table if value - 1 <= v < value] if op in ("gte", "lt")
                       else [v for v in table if value < v <= value + 1])
         if value not in table or not other_side:
             missing.append((field, op, value))
-    assert not missing, f"add these thresholds to synth.NEAR_MISS: {missing}"
+    assert not missing, f"add these thresholds to NEAR_MISS in cdss/synth/tables.py: {missing}"
 
 
 def test_scenario_tables_name_real_scenarios_and_treatments():
-    names = {name for name, _ in synth.SCENARIO_WEIGHTS}
-    assert names == set(synth.SCENARIOS)
-    for primary, (p, pairs) in synth.COMBINATIONS.items():
+    names = {name for name, _ in tables.SCENARIO_WEIGHTS}
+    assert names == set(SCENARIOS)
+    for primary, (p, pairs) in tables.COMBINATIONS.items():
         assert primary in names and 0 < p < 1
         assert {name for name, _ in pairs} <= names
     codes = set(resources.schema("case")["properties"]["treatments"]["items"]["properties"]["code"]["enum"])
-    for ladder in synth.LADDERS.values():
+    for ladder in tables.LADDERS.values():
         assert set(ladder) <= codes
     assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", f"syn-{synth.MAX_SEED}-{2**32:07d}")

@@ -1,4 +1,4 @@
-"""`cdss synth`: synthetic cases as JSONL, for benchmarks and coverage hunts (the work is in synth.py)."""
+"""`cdss synth`: synthetic cases as JSONL, for benchmarks and coverage hunts (the work is in cdss/synth/)."""
 
 from __future__ import annotations
 

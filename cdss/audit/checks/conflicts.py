@@ -4,7 +4,7 @@ glucocorticoid do-not, treatment advice beside an emergency red flag."""
 
 from __future__ import annotations
 
-from cdss.audit.checks.context import Check
+from cdss.audit.checks.context import AuditContext, Check
 from cdss.audit.findings import Finding
 from cdss.kb.conditions import FieldTest
 

@@ -1,0 +1,26 @@
+"""What any adult's record may hold besides the presenting picture: comorbidities, a temperature, no recent
+trauma, an incidental lab, and a joint recorded as not painful."""
+
+from __future__ import annotations
+
+from cdss.synth.draws import Draw
+
+
+def background(d: Draw) -> None:
+    """What any record may hold besides the presenting picture."""
+    old = d.age >= 60
+    d.flag("systemic", "diabetes", 0.3, 0.18 if old else 0.06)
+    d.flag("systemic", "nsaid_contraindicated", 0.2, 0.3 if old else 0.08)
+    d.flag("systemic", "osteoporosis", 0.1, 0.3 if old and d.female else 0.03)
+    d.flag("systemic", "cancer_history", 0.1, 0.0)
+    if d.chance(0.03) and not d.has("systemic", "fever"):
+        d.put("systemic", "temperature_c", d.near("systemic.temperature_c", 35, 45, d.uniform(36.0, 37.6)))
+    if not d.has("systemic", "temperature_c"):
+        d.flag("systemic", "fever", 0.1, 0.0)
+    d.maybe("trauma", "recent", 0.2, "none")
+    if d.chance(0.05):
+        d.labs(False)
+    pain = d.case.setdefault("pain", {})
+    for joint in ("hip", "knee"):
+        if joint not in pain and d.rand() < 0.55:
+            pain[joint] = "none"
