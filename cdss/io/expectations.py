@@ -1,7 +1,9 @@
 """Compare a case's `expected` block with its result: the contract's test semantics.
 
 Every listed item must be in the result (an object item pins status, urgency, ...); every code under
-`absent` must appear in none of the result's lists; `rules_fired` / `rules_not_fired` pin the trace.
+`warnings` must be among the result's warnings; each `urgency` pair must match that recommendation's
+urgency; every code under `absent` must appear in none of the result's lists and none under
+`do_not_absent` in its `do_not`; `rules_fired` / `rules_not_fired` pin the trace.
 Expectations hold for one guideline profile, `expected.profile` (absent: `nice`, the default profile
 every case was written for before profiles existed): a run of another profile does not compare them.
 """
@@ -41,6 +43,19 @@ def differences(expected: dict, result: dict) -> list[str]:
                         out.append(f"{name}: {want['code']} expected for {value}, got for {have}")
                 elif have != value:
                     out.append(f"{name}: {want['code']} expected {key} {value}, got {have}")
+    warned = {item["code"] for item in result.get("warnings", [])}
+    for code in expected.get("warnings", []):
+        if code not in warned:
+            out.append(f"warnings: expected {code}, but it is not in the result")
+    urgencies = {item["code"]: item.get("urgency") for item in result.get("recommendations", [])}
+    for code, urgency in expected.get("urgency", {}).items():
+        if code not in urgencies:
+            out.append(f"urgency: expected {code} at {urgency}, but it is not recommended")
+        elif urgencies[code] != urgency:
+            out.append(f"urgency: {code} expected {urgency}, got {urgencies[code]}")
+    for code in expected.get("do_not_absent", []):
+        if any(item["code"] == code for item in result.get("do_not", [])):
+            out.append(f"do_not_absent: {code} must not be advised against, but is in do_not")
     for code in expected.get("absent", []):
         for name in LISTS:
             if any(item["code"] == code for item in result.get(name, [])):
