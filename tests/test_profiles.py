@@ -125,3 +125,51 @@ def test_batch_check_compares_expectations_in_their_own_profile(folder, tmp_path
                      "--executor", "inline")
         assert done.returncode == 0, done.stderr
         assert f"check: 1 passed, 0 failed; 1 case(s) expect profile {other}: not compared" in done.stderr
+
+
+def _audit_corpus(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    cases = {
+        "n1": dict(CASE, expected={"rules_fired": ["t.both", "t.nice-only"]}),
+        "n2": {"id": "n2", "patient": {"age_years": 60}, "expected": {"rules_not_fired": ["t.both", "t.nice-only"]}},
+        "g1": dict(CASE, expected={"profile": "nhg", "rules_fired": ["t.nhg-only"]}),
+        "g2": {"id": "g2", "patient": {"age_years": 60}, "expected": {"profile": "nhg", "rules_not_fired": ["t.nhg-only"]}},
+    }
+    for case_id, case in cases.items():
+        (corpus / f"{case_id}.json").write_text(json.dumps(dict(case, id=case_id)))
+    return corpus
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_audit_coverage_judges_every_profile_with_its_own_cases(folder, tmp_path, jobs):
+    from cdss.audit import run as audit
+    corpus = _audit_corpus(tmp_path)
+    report = audit.audit_coverage([str(corpus)], folder, corpus, fail_under=100, jobs=jobs)
+    cov = report.coverage
+    assert report.knowledge_base["profiles"] == ["nice", "nhg"]
+    assert sorted(cov.rules) == ["t.both", "t.nhg-only", "t.nice-only"]
+    assert cov.rules["t.nhg-only"].positive == ["g1"] and cov.rules["t.nhg-only"].negative == ["g2"]
+    assert cov.rules["t.nice-only"].positive == ["n1"]
+    assert cov.test_coverage_percent == 100.0 and report.ok
+    assert not [f for f in report.findings if f.check == "expectation-broken"]
+
+
+def test_audit_of_one_profile_runs_only_its_cases(folder, tmp_path):
+    from cdss.audit import run as audit
+    corpus = _audit_corpus(tmp_path)
+    report = audit.audit_coverage([str(corpus)], folder, corpus, profiles=("nhg",))
+    assert report.knowledge_base["profiles"] == ["nhg"]
+    assert sorted(report.coverage.rules) == ["t.both", "t.nhg-only"]
+    assert report.coverage.cases == 2 and dict(report.coverage.other_profile) == {"nice": 2}
+
+
+def test_a_finding_of_one_profile_says_so(tmp_path):
+    """A nice rule that tests a fact only an nhg rule asserts can never fire in nice."""
+    from cdss.audit import run as audit
+    rules = [rulekit.rule("t.assert", knee(), [{"assert": "t.knee"}], profiles=["nhg"]),
+             rulekit.rule("t.use", {"fact": "t.knee"}, [{"recommend": {"code": "exercise_therapy",
+                                                                     "urgency": "routine", "for": []}}])]
+    report = audit.audit_rules(rulekit.folder(tmp_path, rules), None)
+    mine = [f for f in report.findings if f.rule == "t.use" and f.severity != "info"]
+    assert mine and all(f.message.endswith("(profile nice only)") for f in mine), mine

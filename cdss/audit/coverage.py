@@ -16,7 +16,7 @@ from typing import Iterator
 
 from attrs import define, field, frozen
 
-from cdss.io import cases, inputs
+from cdss.io import cases, expectations, inputs
 from cdss.engine import policies
 from cdss.audit.checks.context import AuditContext
 from cdss.audit.findings import Finding, Place
@@ -86,6 +86,7 @@ class Coverage:
     pathways: dict[str, dict] = field(factory=dict)
     codes: dict = field(factory=dict)
     fell_through: list[str] = field(factory=list)
+    other_profile: Counter = field(factory=Counter)  # cases not run: their profile is not judged
     shadowed: list[str] = field(factory=list)
     findings: list[Finding] = field(factory=list)
     seconds: float = 0.0
@@ -147,13 +148,45 @@ def _jsonl(folder: str, path: Path):
             yield folder, source, error
 
 
-def measure(paths: list[str], ctx: AuditContext, jobs: int = 1) -> Coverage:
-    """Run every case of the corpus and gather what it reached (compiled case validation for the run:
-    jsonschema still decides and explains every case the fast check refuses)."""
+class Profiles:
+    """The audit contexts of the guideline profiles judged, seen as one: every rule of any profile (each as
+    its own profile's context read it), reachable when it is in any profile."""
+
+    def __init__(self, contexts: dict[str, AuditContext]):
+        self.contexts = contexts
+        first = next(iter(contexts.values()))
+        self.vocab = first.vocab
+        self.kb = self  # line_of, as a knowledge base answers it
+        self.rules, self._home = [], {}
+        for ctx in contexts.values():
+            for rule in ctx.rules:
+                if rule.id not in self._home:
+                    self._home[rule.id] = ctx
+                    self.rules.append(rule)
+        self.index = {rule.id: i for i, rule in enumerate(self.rules)}
+        self.findings = [f for ctx in contexts.values() for f in getattr(ctx, "findings", [])]
+
+    def line_of(self, node, rule) -> int:
+        return self._home[rule.id].kb.line_of(node, rule)
+
+    def place(self, rule, node=None) -> Place:
+        return self._home[rule.id].place(rule, node)
+
+    def reachable(self, rule) -> bool:
+        return any(rule.id in ctx.index and ctx.reachable(ctx.rules[ctx.index[rule.id]])
+                   for ctx in self.contexts.values())
+
+
+def measure(paths: list[str], contexts: dict[str, AuditContext] | AuditContext, jobs: int = 1) -> Coverage:
+    """Run every case of the corpus, in the profile its expectations name, and gather what it reached
+    (compiled case validation for the run: jsonschema still decides and explains every case the fast
+    check refuses)."""
+    if isinstance(contexts, AuditContext):
+        contexts = {contexts.kb.profile: contexts}
     was_fast = cases._FAST["on"]  # noqa: SLF001 - restored below, so that callers see no change
     cases.use_fast_validation()
     try:
-        return _measure(paths, ctx, jobs)
+        return _measure(paths, contexts, jobs)
     finally:
         cases._FAST["on"] = was_fast  # noqa: SLF001
 
@@ -175,6 +208,7 @@ class CaseRecord:
     produced: tuple = ()  # (code list, code)
     conditions: tuple = ()  # (code, status)
     red_flags: tuple = ()  # (code, status)
+    other_profile: str | None = None  # the case expects a profile this audit does not judge: not run
 
 
 class _Recorder:
@@ -211,14 +245,30 @@ class _Recorder:
             tuple((c.code, c.status) for c in result.conditions), tuple((f.code, f.status) for f in result.red_flags))
 
 
+class _Recorders:
+    """One recorder per guideline profile; a case goes to the profile its expectations name."""
+
+    def __init__(self, contexts: dict[str, AuditContext]):
+        self.by_profile = {profile: _Recorder(ctx) for profile, ctx in contexts.items()}
+
+    def record(self, folder: str, where: str, case) -> CaseRecord:
+        if isinstance(case, (CaseError, str)):
+            return CaseRecord(folder, where, str(case))
+        profile = expectations.profile_of(case.data.get("expected") or {})
+        recorder = self.by_profile.get(profile)
+        if recorder is None:
+            return CaseRecord(folder, where, None, case.id, other_profile=profile)
+        return recorder.record(folder, where, case)
+
+
 _WORKER: dict = {}
 
 
-def _start_worker(ctx: AuditContext) -> None:
+def _start_worker(contexts: dict[str, AuditContext]) -> None:
     from cdss.engine import durable as engine
     engine._evaluators.clear()  # noqa: SLF001 - a fresh durable-rules host of the worker's own, not the parent's
     cases.use_fast_validation()
-    _WORKER["recorder"] = _Recorder(ctx)
+    _WORKER["recorder"] = _Recorders(contexts)
 
 
 def _record_chunk(chunk: list) -> list[CaseRecord]:
@@ -226,11 +276,11 @@ def _record_chunk(chunk: list) -> list[CaseRecord]:
     return [recorder.record(*item) for item in chunk]
 
 
-def _records(paths: list[str], ctx: AuditContext, jobs: int) -> Iterator[CaseRecord]:
+def _records(paths: list[str], contexts: dict[str, AuditContext], jobs: int) -> Iterator[CaseRecord]:
     """Every case's record in corpus order: in this process, or in a pool of `jobs` worker processes
     through a bounded window (so a corpus of any size streams), like `cdss batch`."""
     if jobs <= 1:
-        recorder = _Recorder(ctx)
+        recorder = _Recorders(contexts)
         for item in corpus(paths):
             yield recorder.record(*item)
         return
@@ -242,7 +292,7 @@ def _records(paths: list[str], ctx: AuditContext, jobs: int) -> Iterator[CaseRec
     items = ((f, w, str(c) if isinstance(c, CaseError) else c) for f, w, c in corpus(paths))
     pending = inputs.chunks(items, 64)
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(ctx,)) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(contexts,)) as pool:
         window: deque = deque()
         while True:
             while len(window) < 4 * jobs and (chunk := next(pending, None)):
@@ -257,8 +307,9 @@ def _records(paths: list[str], ctx: AuditContext, jobs: int) -> Iterator[CaseRec
                                 f"{chunk[-1][1]}; run `cdss batch` on them to find the case that kills it") from None
 
 
-def _measure(paths: list[str], ctx: AuditContext, jobs: int) -> Coverage:
+def _measure(paths: list[str], contexts: dict[str, AuditContext], jobs: int) -> Coverage:
     started = time.perf_counter()
+    ctx = Profiles(contexts)
     cov = Coverage([str(p) for p in paths])
     branches: dict[str, list[Branch]] = {}
     for rule in ctx.rules:
@@ -274,9 +325,12 @@ def _measure(paths: list[str], ctx: AuditContext, jobs: int) -> Coverage:
     expected_broken: list[tuple[str, str]] = []
     folders: list[str] = []
     reached: dict[str, Counter] = {}
-    for record in _records(paths, ctx, jobs):
+    for record in _records(paths, contexts, jobs):
         if record.error is not None:
             cov.case_errors.append((record.where, record.error))
+            continue
+        if record.other_profile is not None:
+            cov.other_profile[record.other_profile] += 1
             continue
         cov.cases += 1
         if record.folder not in folders:

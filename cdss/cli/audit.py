@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from cdss import audit
+from cdss.cli.options import AUDIT_PROFILE, PROFILES
 
 RULES = click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Audit this rule folder instead of the shipped one.")
@@ -43,11 +44,13 @@ def _emit(report: audit.AuditReport, fmt: str, html_path: Path | None, verbose: 
 @FORMAT
 @HTML
 @VERBOSE
-def audit_rules_command(rules_dir, cases_dir, fmt, html_path, verbose) -> None:
+@AUDIT_PROFILE
+def audit_rules_command(rules_dir, cases_dir, fmt, html_path, verbose, profile) -> None:
     """Check the rule base without running cases: duplicate ids, unknown fields and facts, unreachable rules
     (across chains), conflicts one case can trigger, redundant rules, threshold gaps and overlaps, missing
     sources or Dutch text, and rules without must-fire and must-not-fire cases."""
-    _emit(audit.audit_rules(rules_dir, cases_dir), fmt, html_path, verbose)
+    _emit(audit.audit_rules(rules_dir, cases_dir, profiles=(profile,) if profile else PROFILES), fmt, html_path,
+          verbose)
 
 
 @audit_group.command("coverage")
@@ -61,14 +64,21 @@ def audit_rules_command(rules_dir, cases_dir, fmt, html_path, verbose) -> None:
               help="Fail when fewer than PCT% of the rules have a case that fires them and a near miss.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes that evaluate the cases [default: all cores].")
-def audit_coverage_command(paths, rules_dir, cases_dir, fmt, html_path, verbose, fail_under, jobs) -> None:
+@AUDIT_PROFILE
+def audit_coverage_command(paths, rules_dir, cases_dir, fmt, html_path, verbose, fail_under, jobs, profile) -> None:
     """Evaluate the cases (files or folders; *.json, *.jsonl) and report what they reach: rules fired,
-    branches, statuses per pathway and condition, codes, cases that fell through, and test coverage."""
+    branches, statuses per pathway and condition, codes, cases that fell through, and test coverage.
+
+    Each case runs in the guideline profile its expectations name (expected.profile; absent: nice)."""
     missing = [p for p in paths if not Path(p).exists()]
     if missing:
         raise click.BadParameter(f"no such file or folder: {', '.join(missing)}", param_hint="CASES")
     import os
-    report = audit.audit_coverage(list(paths), rules_dir, cases_dir, fail_under, jobs or os.cpu_count() or 1)
+    report = audit.audit_coverage(list(paths), rules_dir, cases_dir, fail_under, jobs or os.cpu_count() or 1,
+                                  profiles=(profile,) if profile else PROFILES)
     if report.coverage.cases == 0 and not report.coverage.case_errors:
+        if report.coverage.other_profile:
+            raise click.ClickException(f"no case under {', '.join(paths)} expects the {profile} profile "
+                                       "(expected.profile; absent: nice)")
         raise click.ClickException("no case files found under " + ", ".join(paths))
     _emit(report, fmt, html_path, verbose)

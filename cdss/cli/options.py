@@ -11,9 +11,20 @@ from cdss.errors import CdssError
 
 LANG = click.option("--lang", type=click.Choice(["en", "nl"]), default="en", show_default=True,
                     help="Language of every text a person reads.")
-PROFILE = click.option("--profile", type=click.Choice(["nice", "nhg"]), default="nice", show_default=True,
-                       help="Guideline profile: nice (NICE guidelines) or nhg (Dutch general practice, "
-                            "NHG-Standaarden); named in every result as knowledge_base.profile.")
+PROFILES = ("nice", "nhg")  # cdss.model.PROFILES, not imported: the CLI's cold start stays small
+
+
+def profile_option(default: str | None = "nice", help: str | None = None):
+    """--profile: the guideline profile a command evaluates with (pathways.md, "Guideline profile")."""
+    return click.option(
+        "--profile", type=click.Choice(PROFILES), default=default, show_default=default is not None,
+        help=help or "Guideline profile: nice (NICE guidelines) or nhg (Dutch general practice, "
+                     "NHG-Standaarden); named in every result as knowledge_base.profile.")
+
+
+PROFILE = profile_option()
+# The audit judges every profile unless told to judge one.
+AUDIT_PROFILE = profile_option(None, "Judge this guideline profile only [default: every profile, nice and nhg].")
 RULES = click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Use this rule folder instead of the shipped one.")
 

@@ -58,7 +58,8 @@ svg text { font: 12px system-ui, sans-serif; fill: #1d2733; }
 def render(report: AuditReport) -> str:
     cov = report.coverage
     kb = report.knowledge_base
-    identity = f"knowledge base {kb['version']}, sha256 {kb['sha256'][:12]}" if kb else "the rule base does not load"
+    identity = (f"knowledge base {kb['version']}, sha256 {kb['sha256'][:12]}, profiles {', '.join(kb['profiles'])}"
+                if kb else "the rule base does not load")
     title = "cdss audit: coverage" if cov is not None else "cdss audit: rules"
     parts = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',

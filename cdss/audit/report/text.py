@@ -24,7 +24,8 @@ def _wrap(text: str, indent: str = "  ") -> list[str]:
 def to_text(report: AuditReport, verbose: bool = False) -> str:
     lines: list[str] = []
     kb = report.knowledge_base
-    identity = f"knowledge base {kb['version']} (sha256 {kb['sha256'][:12]})" if kb else "rule base does not load"
+    identity = (f"knowledge base {kb['version']} (sha256 {kb['sha256'][:12]}; profiles {', '.join(kb['profiles'])})"
+                if kb else "rule base does not load")
     cov = report.coverage
     title = "cdss audit coverage" if cov is not None else "cdss audit rules"
     lines += [f"{title}: {report.rules_dir}, {identity}", ""]
@@ -136,7 +137,8 @@ def _summary(report: AuditReport) -> list[str]:
     cov = report.coverage
     if cov is not None:
         failed = f", {len(cov.case_errors)} could not be" if cov.case_errors else ""
-        out.append(f"  cases:      {cov.cases} evaluated{failed}")
+        others = "".join(f", {n} not run (they expect profile {p})" for p, n in sorted(cov.other_profile.items()))
+        out.append(f"  cases:      {cov.cases} evaluated{failed}{others}")
         out.append(f"  fired:      {cov.rules_fired} of {len(cov.rules)} rules ({_pct(cov.rules_fired, len(cov.rules))})")
         out.append(f"  branches:   {cov.branches_covered} of {cov.branches_total} alternatives were a reason "
                    f"({_pct(cov.branches_covered, cov.branches_total)})")
