@@ -29,12 +29,14 @@ class Text:
 
 @frozen
 class Case:
-    """One validated case: its id, its data as read, and where it came from (for error records)."""
+    """One validated case: its id, its data as read, and where it came from (for error records). A case read
+    from FHIR also holds, for each value, the resource it came from: (JSON pointer, source) pairs."""
 
     id: str
     data: dict = field(eq=False, repr=False)
     source: str = "-"
     line: int | None = None
+    provenance: tuple = field(default=(), eq=False, repr=False)
 
 
 @frozen
@@ -45,6 +47,7 @@ class Matched:
     ref: str
     value: Any = None
     absent: bool = False
+    source: tuple | None = None  # (resource, element) that gave a field read from FHIR
 
     def to_dict(self) -> dict:
         out: dict = {self.kind: self.ref}
@@ -52,6 +55,8 @@ class Matched:
             out["absent"] = True
         elif self.value is not None:
             out["value"] = list(self.value) if isinstance(self.value, tuple) else self.value
+        if self.source is not None:
+            out["from"], out["element"] = self.source
         return out
 
     def describe(self, lang: str = "en") -> str:

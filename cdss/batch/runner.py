@@ -42,6 +42,7 @@ class Summary:
     red_flags: Counter = field(factory=Counter)
     conditions: Counter = field(factory=Counter)
     recommendations: Counter = field(factory=Counter)
+    ignored_resources: Counter = field(factory=Counter)
     seconds: float = 0.0
 
     def add(self, outcome: Outcome) -> None:
@@ -50,6 +51,7 @@ class Summary:
             self.errors += 1
             return
         self.ok += 1
+        self.ignored_resources.update(dict(outcome.ignored))
         self.red_flags.update(outcome.red_flags)
         self.conditions.update(outcome.conditions)
         self.recommendations.update(outcome.recommendations)
@@ -69,6 +71,7 @@ class Summary:
             "check_other_profile": dict(sorted(self.other_profile.items())),
             "red_flags": dict(sorted(self.red_flags.items())), "conditions": conditions,
             "recommendations": dict(sorted(self.recommendations.items())),
+            **({"ignored_fhir_resources": dict(sorted(self.ignored_resources.items()))} if self.ignored_resources else {}),
             "seconds": round(self.seconds, 3),
             "cases_per_second": round(self.cases / self.seconds, 1) if self.seconds > 0 else None,
         }
@@ -85,6 +88,9 @@ class Summary:
         if d["recommendations"]:
             top = sorted(d["recommendations"].items(), key=lambda kv: (-kv[1], kv[0]))
             lines.append("recommendations: " + ", ".join(f"{k} {v}" for k, v in top))
+        if self.ignored_resources:
+            lines.append("FHIR resources the mapping does not read (ignored): "
+                         + ", ".join(f"{k} {v}" for k, v in sorted(self.ignored_resources.items())))
         return "\n".join(lines)
 
 
@@ -175,6 +181,14 @@ def _replay(path: Path, fmt: str, items: Iterator[Item], options: Options, summa
     return count
 
 
+def _source(options: Options):
+    """The module that finds and streams the inputs: case JSON, or FHIR (loaded only when asked for)."""
+    if options.input_format == "fhir":
+        from cdss.fhir import sources
+        return sources
+    return inputs
+
+
 def inputs_where(item: Item) -> str:
     return item.source if item.line is None else f"{item.source}:{item.line}"
 
@@ -200,7 +214,8 @@ def run(settings: Settings, kb) -> int:
         raise click.UsageError("--resume needs -o FILE: it continues into that file")
     options = settings.options
     summary, ids = Summary(), IdSet()
-    items = inputs.items(settings.paths)
+    source = _source(options)
+    items = source.items(settings.paths)
 
     def report(outcome: Outcome, summary: Summary, ids: IdSet) -> None:
         summary.add(outcome)
@@ -222,7 +237,7 @@ def run(settings: Settings, kb) -> int:
     sink = _Sink(settings.output, append)
     if options.fmt == "csv" and not append:
         sink.write(csv_header())
-    total = inputs.count(settings.paths)
+    total = source.count(settings.paths)
     progress = Progress(total, err, enabled=not settings.quiet)
     progress.update(resumed)
     try:

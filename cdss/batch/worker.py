@@ -29,6 +29,8 @@ class Options:
     fmt: str = "jsonl"  # jsonl | csv
     check: bool = False
     profile: str = "nice"  # the guideline profile whose rules the workers load
+    input_format: str = "json"  # json | fhir
+    as_of: str | None = None  # FHIR input: the evaluation date (ISO), else each Bundle's timestamp or today
 
 
 @frozen
@@ -46,6 +48,7 @@ class Outcome:
     where: str = ""
     error: tuple = ()  # (pointer, message) of an error record
     other_profile: str | None = None  # --check: the profile the case's expectations hold for, when not this run's
+    ignored: tuple = ()  # FHIR input: (resource type, count) of the resources the mapping does not read
 
 
 _STATE: dict = {}
@@ -77,12 +80,16 @@ def where(item: Item) -> str:
 
 def process(item: Item, kb, options: Options) -> Outcome:
     data = None
+    ignored: tuple = ()
     try:
         if item.problem is not None:
             raise CaseError(item.source, "", item.problem)
-        data = cases.decode(item.raw, item.source)
-        case = cases.case_from_dict(data, item.source, item.line)
-        result = evaluate(case, kb)
+        if options.input_format == "fhir":
+            case, result, ignored = _fhir(item, kb, options)
+        else:
+            data = cases.decode(item.raw, item.source)
+            case = cases.case_from_dict(data, item.source, item.line)
+            result = evaluate(case, kb)
     except CaseError as error:
         return _error(item, kb, options, data, error.pointer, error.message)
     except EngineFault as error:
@@ -101,7 +108,16 @@ def process(item: Item, kb, options: Options) -> Outcome:
         red_flags=tuple(f["code"] for f in body["red_flags"]),
         conditions=tuple((c["code"], c["status"]) for c in body["conditions"]),
         recommendations=tuple(r["code"] for r in body["recommendations"]),
-        diffs=diffs, checked=checked, where=where(item), other_profile=other_profile)
+        diffs=diffs, checked=checked, where=where(item), other_profile=other_profile, ignored=ignored)
+
+
+def _fhir(item: Item, kb, options: Options):
+    """A FHIR input's case and result (its trace naming the resource behind each value), and what it ignored."""
+    import datetime as dt
+
+    from cdss.fhir import bundles
+    mapped = bundles.read(item.raw, item.source, item.line, dt.date.fromisoformat(options.as_of) if options.as_of else None)
+    return mapped.case, bundles.evaluate(mapped, kb), tuple(mapped.ignored.items())
 
 
 def _error(item: Item, kb, options: Options, data, pointer: str, message: str) -> Outcome:

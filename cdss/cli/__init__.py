@@ -24,6 +24,7 @@ COMMANDS = {
     "batch": ("cdss.cli.batch", "batch_command"),
     "audit": ("cdss.cli.audit", "audit_group"),
     "synth": ("cdss.cli.synth", "synth_command"),
+    "fhir": ("cdss.cli.fhir", "fhir_group"),
 }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from cdss.cli.options import LANG, PROFILE, RULES, load_rules
+from cdss.cli.options import AS_OF, INPUT, LANG, PROFILE, RULES, load_rules
 
 
 @click.command("batch")
@@ -29,11 +29,13 @@ from cdss.cli.options import LANG, PROFILE, RULES, load_rules
 @click.option("--summary", "summary_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the summary as JSON to this file instead of printing it.")
 @click.option("--chunk-size", type=click.IntRange(min=1), default=None, hidden=True)
+@INPUT
+@AS_OF
 @LANG
 @PROFILE
 @RULES
 def batch_command(paths, output, fmt, check, jobs, executor, scheduler, quiet, resume, summary_path, chunk_size,
-                  lang, profile, rules_dir) -> None:
+                  input_format, as_of, lang, profile, rules_dir) -> None:
     """Evaluate many cases: files, folders (recursively *.json and *.jsonl) and - (JSONL on stdin).
 
     One output line per input case, in input order, whatever the parallelism: a result or an error
@@ -46,6 +48,7 @@ def batch_command(paths, output, fmt, check, jobs, executor, scheduler, quiet, r
     kb = load_rules(rules_dir, profile)
     settings = batch.Settings(
         paths=list(paths), rules_dir=str(rules_dir) if rules_dir else None, output=output,
-        options=Options(lang=lang, fmt=fmt, check=check, profile=profile), jobs=jobs or os.cpu_count() or 1, executor=executor,
+        options=Options(lang=lang, fmt=fmt, check=check, profile=profile, input_format=input_format,
+                        as_of=as_of.date().isoformat() if as_of else None), jobs=jobs or os.cpu_count() or 1, executor=executor,
         scheduler=scheduler, quiet=quiet, resume=resume, summary_path=summary_path, chunk_size=chunk_size)
     sys.exit(batch.run(settings, kb))

@@ -27,6 +27,12 @@ PROFILE = profile_option()
 AUDIT_PROFILE = profile_option(None, "Judge this guideline profile only [default: every profile, nice and nhg].")
 RULES = click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                      help="Use this rule folder instead of the shipped one.")
+INPUT = click.option("--input", "input_format", type=click.Choice(["json", "fhir"]), default="json", show_default=True,
+                     help="json: cases as the contract writes them; fhir: FHIR R4 Bundles (files or NDJSON) or a "
+                          "Bulk Data export folder, mapped to cases by cdss/data/fhir_mapping.yaml.")
+AS_OF = click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+                     help="FHIR input: the evaluation date that ages are computed at (default: the Bundle's "
+                          "timestamp, else today).")
 
 
 def fail(message: str) -> None:

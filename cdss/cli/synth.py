@@ -18,7 +18,10 @@ from cdss.synth import generate as synth
                    "first K cases of --n N.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the JSONL here instead of standard output.")
-def synth_command(n: int, seed: int, output: Path | None) -> None:
+@click.option("--format", "fmt", type=click.Choice(["json", "fhir"]), default="json", show_default=True,
+              help="json: one case per line; fhir: the same patients as FHIR R4 Bundles, one per line (NDJSON), "
+                   "with a QuestionnaireResponse for the findings EHRs rarely code.")
+def synth_command(n: int, seed: int, output: Path | None, fmt: str) -> None:
     """Write N synthetic, schema-valid cases as JSONL (one case per line, no `expected`).
 
     A realistic primary-care mix of the pathways, a few per cent red flags, partial work-ups, treatment
@@ -27,14 +30,14 @@ def synth_command(n: int, seed: int, output: Path | None) -> None:
     if output is not None:
         try:
             with open(output, "w", encoding="utf-8", newline="\n") as handle:
-                synth.write(handle, n, seed)
+                synth.write(handle, n, seed, fmt=fmt)
         except OSError as error:
             raise click.ClickException(f"{output}: cannot write: {error.strerror or error}") from None
         click.echo(f"{n} synthetic cases (seed {seed}) written to {output}", err=True)
         return
     stream = sys.stdout
     try:
-        synth.write(stream, n, seed)
+        synth.write(stream, n, seed, fmt=fmt)
         stream.flush()
     except BrokenPipeError:
         # The reader stopped early (`cdss synth --n 1000000 | head`): not an error.

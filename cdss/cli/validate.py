@@ -7,19 +7,31 @@ from pathlib import Path
 
 import click
 
-from cdss.cli.options import RULES, fail, load_rules
+from cdss.cli.options import AS_OF, INPUT, RULES, fail, load_rules
 from cdss.errors import CaseError
 from cdss.io import cases
 
 
 @click.command("validate")
 @click.argument("paths", nargs=-1, required=True, metavar="CASE...")
+@INPUT
+@AS_OF
 @RULES
-def validate_command(paths: tuple[str, ...], rules_dir: Path | None) -> None:
+def validate_command(paths: tuple[str, ...], input_format: str, as_of, rules_dir: Path | None) -> None:
     """Check case files, folders (*.json, *.jsonl) or - (JSONL on stdin) against the case contract, and
-    that the rules load."""
-    from cdss.io import inputs
+    that the rules load. With --input fhir: FHIR Bundles (.json, .ndjson) and Bulk Data export folders,
+    each checked as FHIR R4 and as the case it maps to."""
     load_rules(rules_dir)
+    if input_format == "fhir":
+        from cdss.fhir import bundles, sources as inputs
+
+        def check(item) -> None:
+            bundles.read(item.raw, item.source, item.line, as_of.date() if as_of else None)
+    else:
+        from cdss.io import inputs
+
+        def check(item) -> None:
+            cases.case_from_dict(cases.decode(item.raw, item.source), item.source, item.line)
     bad = total = 0
     for item in inputs.items(list(paths)):
         total += 1
@@ -27,7 +39,7 @@ def validate_command(paths: tuple[str, ...], rules_dir: Path | None) -> None:
         try:
             if item.problem is not None:
                 raise CaseError(item.source, "", item.problem)
-            cases.case_from_dict(cases.decode(item.raw, item.source), item.source, item.line)
+            check(item)
         except CaseError as error:
             bad += 1
             click.echo(f"{where}: {error.pointer or '/'}: {error.message}", err=True)

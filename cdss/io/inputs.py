@@ -45,22 +45,22 @@ def expand(paths: list[str]) -> Iterator[str]:
             yield item
 
 
-def _lines(handle: BinaryIO, source: str) -> Iterator[Item]:
-    """JSONL lines, each at most MAX_CASE_BYTES; a longer one is skipped to its end, never held whole."""
+def _lines(handle: BinaryIO, source: str, limit: int = MAX_CASE_BYTES) -> Iterator[Item]:
+    """JSONL lines, each at most `limit` bytes; a longer one is skipped to its end, never held whole."""
     number = 0
     while True:
-        line = handle.readline(MAX_CASE_BYTES + 2)
+        line = handle.readline(limit + 2)
         if not line:
             return
         number += 1
-        if len(line) > MAX_CASE_BYTES + 1 or (len(line) == MAX_CASE_BYTES + 1 and not line.endswith(b"\n")):
+        if len(line) > limit + 1 or (len(line) == limit + 1 and not line.endswith(b"\n")):
             size = len(line)
             while not line.endswith(b"\n"):
                 line = handle.readline(READ_BLOCK)
                 if not line:
                     break
                 size += len(line)
-            yield Item(source, number, None, size, _too_big(size))
+            yield Item(source, number, None, size, _too_big(size, limit))
             continue
         if line.strip():
             yield Item(source, number, line.rstrip(b"\r\n"), len(line))
@@ -120,5 +120,5 @@ def count(paths: list[str]) -> int | None:
     return total
 
 
-def _too_big(size: int) -> str:
-    return f"the case is {size} bytes; a case may hold at most {MAX_CASE_BYTES} (1 MiB)"
+def _too_big(size: int, limit: int = MAX_CASE_BYTES) -> str:
+    return f"the case is {size} bytes; a case may hold at most {limit} ({limit // (1024 * 1024)} MiB)"

@@ -97,11 +97,17 @@ def lines(n: int, seed: int = 0) -> Iterator[str]:
         yield encode(case) + "\n"
 
 
-def write(stream: IO[str], n: int, seed: int = 0, chunk: int = 512) -> int:
-    """Write n cases as JSONL to a text stream, in chunks; returns the number written."""
+def write(stream: IO[str], n: int, seed: int = 0, chunk: int = 512, fmt: str = "json") -> int:
+    """Write n cases as JSONL (or, fmt "fhir", as FHIR Bundles in NDJSON) to a text stream, in chunks;
+    returns the number written."""
     buffer: list[str] = []
     count = 0
-    for line in lines(n, seed):
+    if fmt == "fhir":
+        from cdss.fhir.synth import lines as fhir_lines
+        produced = fhir_lines(n, seed)
+    else:
+        produced = lines(n, seed)
+    for line in produced:
         buffer.append(line)
         count += 1
         if len(buffer) >= chunk:
