@@ -25,6 +25,8 @@ COMMANDS = {
     "audit": ("cdss.cli.audit", "audit_group"),
     "synth": ("cdss.cli.synth", "synth_command"),
     "fhir": ("cdss.cli.fhir", "fhir_group"),
+    "serve": ("cdss.cli.serve", "serve_command"),
+    "feedback": ("cdss.cli.feedback", "feedback_group"),
 }
 
 

@@ -1,0 +1,92 @@
+"""`cdss serve`: the CDS Hooks 2.0 service, on uvicorn (the work is in cdss.service)."""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import click
+
+from cdss.cli.options import RULES, fail, load_rules
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Worker processes (each loads and compiles the rules once).")
+@click.option("--profile", type=click.Choice(["nice", "nhg"]), default="nice", show_default=True,
+              help="Guideline profile of the knowledge base.")
+@click.option("--db", default="cdss-feedback.sqlite", show_default=True,
+              help="Feedback store: a SQLite file, or a postgresql://user:password@host/database URL.")
+@click.option("--lang", type=click.Choice(["en", "nl"]), default="en", show_default=True,
+              help="Card language when the request's Accept-Language names neither.")
+@click.option("--cors-origin", "cors_origins", multiple=True,
+              help="Allow browser calls from this origin (repeat; '*' for any), e.g. the CDS Hooks sandbox's.")
+@click.option("--trust", multiple=True, metavar="ISSUER=KEYS",
+              help="Require a JWT from this issuer, verified with KEYS: a JWKS URL, a JWKS file or a PEM public "
+                   "key file (repeat for more issuers). Without --trust, requests are not authenticated.")
+@click.option("--public-url", default=None,
+              help="This service's URL as the EHR calls it (behind a proxy): the JWT audience and the "
+                   "questionnaire links are built from it.")
+@click.option("--max-body", default=5 * 1024 * 1024, show_default=True, type=click.IntRange(1024),
+              help="Largest request body accepted, in bytes (larger: 413).")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Compute ages at this date instead of today (demonstrations and tests).")
+@click.option("--log-level", type=click.Choice(["warning", "info", "debug"]), default="info", show_default=True)
+@RULES
+def serve_command(host, port, workers, profile, db, lang, cors_origins, trust, public_url, max_body, as_of, log_level,
+                  rules_dir: Path | None) -> None:
+    """Run the CDS Hooks 2.0 service: discovery at GET /cds-services, the hooks patient-view and order-select,
+    feedback at POST /cds-services/{id}/feedback, the questionnaire at GET /fhir/Questionnaire/cdss-case."""
+    from cdss.service.app import SETTINGS_ENV, Settings
+    from cdss.service.auth import parse_trust
+    from cdss.service.store import Store, StoreError
+
+    kb = load_rules(rules_dir)
+    if profile != "nice" and getattr(kb, "profile", "nice") != profile and not _profiles_supported():
+        fail(f"--profile {profile}: this knowledge base has no guideline profiles yet (it arrives with knowledge "
+             "base 0.2); only 'nice' is available")
+    for item in trust:
+        try:
+            parse_trust(item)
+        except ValueError as error:
+            raise click.BadParameter(str(error), param_hint="--trust") from None
+    try:
+        store = Store(db)
+        store.migrate()
+        store.close()
+    except StoreError as error:
+        fail(str(error))
+    _check_port(host, port)
+    settings = Settings(rules_dir=str(rules_dir) if rules_dir else None, profile=profile, db=db, lang=lang,
+                        max_body=max_body, cors_origins=list(cors_origins), trust=list(trust), public_url=public_url,
+                        as_of=as_of.date().isoformat() if as_of else None)
+    import os
+
+    import uvicorn
+    os.environ[SETTINGS_ENV] = settings.to_env()
+    click.echo(f"cdss serve: CDS Hooks discovery at http://{host}:{port}/cds-services "
+               f"({workers} worker{'s' if workers > 1 else ''}, feedback in {store.name}); Ctrl-C stops it", err=True)
+    uvicorn.run("cdss.service.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                log_level=log_level, access_log=False, server_header=False, timeout_graceful_shutdown=5)
+    sys.exit(0)
+
+
+def _profiles_supported() -> bool:
+    import inspect
+
+    from cdss.kb import loader
+    return "profile" in inspect.signature(loader.load).parameters
+
+
+def _check_port(host: str, port: int) -> None:
+    """A clear error for a port in use, before uvicorn starts."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            fail(f"cannot listen on {host}:{port}: {error.strerror or error}")
