@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from cdss.cli.options import RULES, fail, load_rules
+from cdss.cli.options import PROFILE, RULES, fail, load_rules
 
 
 @click.command("serve")
@@ -16,8 +16,6 @@ from cdss.cli.options import RULES, fail, load_rules
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Worker processes (each loads and compiles the rules once).")
-@click.option("--profile", type=click.Choice(["nice", "nhg"]), default="nice", show_default=True,
-              help="Guideline profile of the knowledge base.")
 @click.option("--db", default="cdss-feedback.sqlite", show_default=True,
               help="Feedback store: a SQLite file, or a postgresql://user:password@host/database URL.")
 @click.option("--lang", type=click.Choice(["en", "nl"]), default="en", show_default=True,
@@ -35,19 +33,17 @@ from cdss.cli.options import RULES, fail, load_rules
 @click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Compute ages at this date instead of today (demonstrations and tests).")
 @click.option("--log-level", type=click.Choice(["warning", "info", "debug"]), default="info", show_default=True)
+@PROFILE
 @RULES
-def serve_command(host, port, workers, profile, db, lang, cors_origins, trust, public_url, max_body, as_of, log_level,
-                  rules_dir: Path | None) -> None:
+def serve_command(host, port, workers, db, lang, cors_origins, trust, public_url, max_body, as_of, log_level,
+                  profile, rules_dir: Path | None) -> None:
     """Run the CDS Hooks 2.0 service: discovery at GET /cds-services, the hooks patient-view and order-select,
     feedback at POST /cds-services/{id}/feedback, the questionnaire at GET /fhir/Questionnaire/cdss-case."""
     from cdss.service.app import SETTINGS_ENV, Settings
     from cdss.service.auth import parse_trust
     from cdss.service.store import Store, StoreError
 
-    kb = load_rules(rules_dir)
-    if profile != "nice" and getattr(kb, "profile", "nice") != profile and not _profiles_supported():
-        fail(f"--profile {profile}: this knowledge base has no guideline profiles yet (it arrives with knowledge "
-             "base 0.2); only 'nice' is available")
+    load_rules(rules_dir, profile)  # a rule base that does not load stops here, not in every worker
     for item in trust:
         try:
             parse_trust(item)
@@ -72,13 +68,6 @@ def serve_command(host, port, workers, profile, db, lang, cors_origins, trust, p
     uvicorn.run("cdss.service.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, access_log=False, server_header=False, timeout_graceful_shutdown=5)
     sys.exit(0)
-
-
-def _profiles_supported() -> bool:
-    import inspect
-
-    from cdss.kb import loader
-    return "profile" in inspect.signature(loader.load).parameters
 
 
 def _check_port(host: str, port: int) -> None:

@@ -4,7 +4,9 @@ name theirs (`from`, `element`)."""
 
 from __future__ import annotations
 
-from cdss.model import Case, Matched, Result, TraceEntry, evolve
+from attrs import evolve
+
+from cdss.model import Case, Matched, Result, TraceEntry
 
 RULE = "input.fhir"
 

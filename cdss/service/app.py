@@ -72,7 +72,7 @@ class Service:
         from cdss.service.store import Store
 
         self.settings = settings
-        self.kb = load(settings.rules_dir)
+        self.kb = load(settings.rules_dir, profile=settings.profile)
         evaluator_for(self.kb)  # compile now, not on the first request
         self.mapping = mapping.shipped()
         self.templates = prefetch_templates(self.mapping)

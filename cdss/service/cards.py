@@ -18,16 +18,12 @@ import uuid
 
 from attrs import frozen
 
+from cdss import resources
 from cdss.fhir.mapping import Mapping
 from cdss.fhir.texts import code_label
 
 NAMESPACE = uuid.UUID("0b9e6c1e-5f4a-5d0e-8c52-7a0d3e9f2b61")
-URGENCY = {
-    "en": {"emergency": "Emergency: now, in hospital", "urgent": "Urgent: within 24–48 hours",
-           "soon": "Soon: within weeks", "routine": "Routine"},
-    "nl": {"emergency": "Direct: nu naar SEH of ziekenhuis", "urgent": "Spoed: binnen 24–48 uur",
-           "soon": "Op korte termijn: binnen enkele weken", "routine": "Regulier"},
-}
+
 PRIORITY = {"emergency": "stat", "urgent": "asap", "soon": "urgent", "routine": "routine"}
 WORDS = {
     "en": {"next": "Next steps", "rules": "Rules", "sources": "Sources", "avoid": "Advise against",
@@ -37,7 +33,6 @@ WORDS = {
            "No answers to the cdss questionnaire: examination findings (Ober, FABER, straight-leg raise, saddle "
            "anaesthesia, trochanter tenderness...) are unknown to cdss.",
            "not_fetched": "Not provided and not fetched: {keys}.", "notes": "Not used",
-           "statuses": {"suspected": "suspected", "probable": "probable", "confirmed": "confirmed"},
            "withheld": "Routine treatment is withheld while this stands.",
            "order_do_not": "This order is advised against", "order_done": "Already done",
            "order_done_detail": "{study} is already in the record; repeating it adds nothing unless the question changed.",
@@ -51,7 +46,6 @@ WORDS = {
            "Geen antwoorden op de cdss-vragenlijst: bevindingen bij lichamelijk onderzoek (Ober, FABER, proef van "
            "Lasègue, rijbroekanesthesie, drukpijn op de trochanter...) zijn voor cdss onbekend.",
            "not_fetched": "Niet meegestuurd en niet opgehaald: {keys}.", "notes": "Niet gebruikt",
-           "statuses": {"suspected": "vermoed", "probable": "waarschijnlijk", "confirmed": "bevestigd"},
            "withheld": "Reguliere behandeling wordt uitgesteld zolang dit speelt.",
            "order_do_not": "Deze aanvraag wordt afgeraden", "order_done": "Al gedaan",
            "order_done_detail": "{study} staat al in het dossier; herhalen voegt niets toe, tenzij de vraag veranderde.",
@@ -91,6 +85,15 @@ class CardMaker:
         self.questionnaire_url = questionnaire_url
 
     # -- pieces ----------------------------------------------------------------------------------
+    def urgency(self, code: str) -> str:
+        """The contract's words for an urgency ("Urgent: within 24–48 hours"), from the vocabulary."""
+        entry = resources.vocabulary().get("urgencies", {})
+        label = entry.get(code, {}).get("label", {}) if isinstance(entry, dict) else {}
+        return label.get(self.lang) or label.get("en") or code
+
+    def status(self, code: str) -> str:
+        return resources.vocabulary().get("status_labels", {}).get(code, {}).get(self.lang, code)
+
     def uuid(self, *parts: str) -> str:
         return str(uuid.uuid5(NAMESPACE, "|".join((self.service, self.hook_instance) + parts)))
 
@@ -145,14 +148,14 @@ class CardMaker:
             if vocabulary_kind:
                 resource["category"] = [{"coding": [{"system": f"{self.mapping.base}/CodeSystem/recommendation-kind",
                                                      "code": vocabulary_kind}]}]
-        return {"_key": rec["code"], "label": _clip(f"{label} ({URGENCY[self.lang][rec['urgency']].split(':')[0]})", 80),
+        return {"_key": rec["code"], "label": _clip(f"{label} ({self.urgency(rec['urgency']).split(':')[0]})", 80),
                 "isRecommended": True,
                 "actions": [{"type": "create", "description": label, "resource": resource}]}
 
     def steps(self, recs: list[dict]) -> str:
         lines = [f"**{self.words['next']}**", ""]
         for rec in recs:
-            lines.append(f"- {_md(self.label(rec))} — {URGENCY[self.lang][rec['urgency']]}")
+            lines.append(f"- {_md(self.label(rec))} — {self.urgency(rec['urgency'])}")
         return "\n".join(lines)
 
     def footer(self, rules, sources) -> str:
@@ -176,13 +179,13 @@ class CardMaker:
             detail = "\n\n".join(p for p in (_md(flag["rationale"]), w["withheld"] if flag["urgency"] in ("emergency", "urgent") else "",
                                              self.steps(mine) if mine else "", self.footer(rules, flag["sources"])) if p)
             cards.append(self.card("red_flag", flag["code"], "critical",
-                                   f"{self.label(flag)} — {URGENCY[self.lang][flag['urgency']]}", detail, rules,
+                                   f"{self.label(flag)} — {self.urgency(flag['urgency'])}", detail, rules,
                                    flag["sources"], [self.suggestion(r) for r in mine]))
         for condition in body["conditions"]:
             mine = [r for r in recs if condition["code"] in r["for"] and r["code"] not in used]
             rules = _rules(condition, mine)
             pressing = any(r["urgency"] != "routine" for r in mine)
-            status = w["statuses"].get(condition["status"], condition["status"])
+            status = self.status(condition["status"])
             detail = "\n\n".join(p for p in (_md(condition["rationale"]), self.steps(mine) if mine else "",
                                              self.footer(rules, condition["sources"])) if p)
             cards.append(self.card("condition", condition["code"], "warning" if pressing else "info",
