@@ -66,25 +66,25 @@ class AuditContext:
         return self.index[rule.id] in self.reachability[0]
 
     def run_witness(self, model, case_id: str = "audit-witness"):
-        """(case data, fired rule ids, result dict) for a model, or None when it cannot be evaluated."""
+        """(case data, fired rule ids, result dict) for a model, or None when it cannot be evaluated. The
+        witness goes through the engine's one entry point, `evaluate`, as any case does; the rules that
+        fired are the trace's entries that are not `policy.*` ones."""
         if not self.runnable:
             return None
         data = model.case(case_id)
         if data is None:
             return None
-        from cdss.io import cases
-        from cdss.engine import policies
-        from cdss.engine import evaluator_for
+        from cdss.engine import evaluate
         from cdss.errors import CdssError
+        from cdss.io import cases
         from cdss.model import Case
         try:
             cases.validate(data, case_id)
-            evaluator = evaluator_for(self.kb)
-            run = evaluator.run(Case(case_id, data))
-            result = policies.build_result(run, self.kb, evaluator.stratum_of)
+            result = evaluate(Case(case_id, data), self.kb)
         except CdssError:
             return None
-        return data, set(run.fired), result.to_dict()
+        fired = {entry.rule for entry in result.trace if not entry.rule.startswith("policy.")}
+        return data, fired, result.to_dict()
 
     @functools.cached_property
     def expectations(self) -> dict[str, dict[str, list[str]]]:
