@@ -144,6 +144,14 @@ def test_the_shipped_cases_produce_every_contract_code(shipped):
     assert cov.codes["produced"] == cov.codes["total"]
 
 
+def test_every_finding_names_a_file_that_exists(shipped):
+    """A finding about the vocabulary (a code no rule produces) points at the vocabulary file itself."""
+    about_codes = [f for f in shipped.findings if f.check.startswith("code-")]
+    assert about_codes and all(f.place.file == str(resources.VOCABULARY_FILE) for f in about_codes)
+    missing = {f.place.file for f in shipped.findings if not Path(f.place.file).exists()}
+    assert missing == set()
+
+
 def test_shipped_json_validates_against_its_schema(shipped):
     data = audit_json.to_dict(shipped)
     AUDIT_SCHEMA.validate(data)

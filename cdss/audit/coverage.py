@@ -16,6 +16,7 @@ from typing import Iterator
 
 from attrs import define, field, frozen
 
+from cdss import resources
 from cdss.io import cases, expectations, inputs
 from cdss.engine import policies
 from cdss.audit.checks.context import AuditContext
@@ -486,7 +487,7 @@ def _findings(ctx: AuditContext, cov: Coverage, broken: list[tuple[str, str]]) -
         out.append(Finding("always-shadowed", "info",
                            f"in every case it fired ({cov.rules[rule_id].fired}), another rule also concluded all it "
                            f"concludes ({what}): a candidate for removal", ctx.place(rule)))
-    vocab_file = str(Path(__file__).parent / "data" / "vocabulary.yaml")
+    vocab_file = str(resources.VOCABULARY_FILE)
     for name, entry in cov.codes["lists"].items():
         for code in entry["unproducible"]:
             out.append(Finding("code-unproducible", "warning",
