@@ -30,14 +30,16 @@ class Interval:
         if self.low == self.high:
             return not (self.low_closed and self.high_closed) or (integer and not float(self.low).is_integer())
         if integer:
+            if self.low == -INF or self.high == INF:
+                return False  # a ray holds whole numbers without end
             first = self.low if self.low_closed and float(self.low).is_integer() else math.floor(self.low) + 1
-            if self.low == -INF:
-                return False
             last = self.high if self.high_closed and float(self.high).is_integer() else math.ceil(self.high) - 1
-            return self.high != INF and first > last
+            return first > last
         return False
 
     def example(self, integer: bool):
+        if self.low == -INF and self.high == INF:
+            return 0
         if integer:
             if self.low == -INF:
                 return int(self.high if self.high_closed else math.ceil(self.high) - 1)
