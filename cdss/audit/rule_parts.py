@@ -32,22 +32,17 @@ def conclusion_key(conclusion: Conclusion) -> tuple:
     return (conclusion.kind,) + tuple(items)
 
 
+# How each kind of conclusion reads in a finding; `target` is " for <conditions>" when it names them.
+SHOWN = {"assert": "fact {name}", "recommend": "recommend {code} ({urgency}){target}",
+         "advise_against": "do-not {code}{target}", "condition": "condition {code} {status}",
+         "red_flag": "red flag {code} {status} ({urgency})", "classify": "classify {code} as {icd10}",
+         "warn": "warning {code}"}
+
+
 def show_conclusion(conclusion: Conclusion) -> str:
     d = conclusion.data
     target = f" for {', '.join(d['for'])}" if d.get("for") else ""
-    if conclusion.kind == "assert":
-        return f"fact {d['name']}"
-    if conclusion.kind == "recommend":
-        return f"recommend {d['code']} ({d['urgency']}){target}"
-    if conclusion.kind == "advise_against":
-        return f"do-not {d['code']}{target}"
-    if conclusion.kind == "condition":
-        return f"condition {d['code']} {d['status']}"
-    if conclusion.kind == "red_flag":
-        return f"red flag {d['code']} {d['status']} ({d['urgency']})"
-    if conclusion.kind == "classify":
-        return f"classify {d['code']} as {d['icd10']}"
-    return f"warning {d['code']}"
+    return SHOWN.get(conclusion.kind, conclusion.kind + " {code}").format_map({**d, "target": target})
 
 
 def describe(node: Node, limit: int = 160) -> str:

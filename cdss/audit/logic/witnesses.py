@@ -14,7 +14,7 @@ import itertools
 import math
 from typing import TYPE_CHECKING, Any
 
-from cdss.kb.conditions import MISSING, Facts, FieldRef, FieldTest, TrialTest
+from cdss.kb.conditions import MISSING, Facts, FieldRef, FieldTest, TrialTest, lookup
 
 if TYPE_CHECKING:
     from cdss.audit.logic.formulas import RuleLogic
@@ -30,12 +30,7 @@ def _set(data: dict, path: str, value) -> None:
 
 
 def _get(data: dict, path: str):
-    node = data
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return MISSING
-        node = node[part]
-    return node
+    return lookup(data, path.split("."))
 
 
 def build_case(logic: RuleLogic, inputs: dict[tuple, bool], case_id: str) -> dict | None:
