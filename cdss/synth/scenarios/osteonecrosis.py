@@ -6,6 +6,18 @@ from __future__ import annotations
 from cdss.synth.draws import Draw
 from cdss.synth.tables import LADDERS
 
+# The rarer causes of osteonecrosis, each with the value of the risk draw it stays below (a draw of 0.6 or
+# more that no earlier cause took).
+RARER_CAUSES = (
+    (0.68, "sickle_cell_disease"),
+    (0.76, "lupus"),
+    (0.82, "organ_transplant"),
+    (0.87, "clotting_disorder"),
+    (0.88, "gaucher_disease"),
+    (0.9, "decompression_exposure"),
+    (1.0, "prior_hip_trauma_or_dislocation"),
+)
+
 
 def osteonecrosis(d: Draw, primary: bool) -> None:
     if primary:
@@ -79,18 +91,8 @@ def _osteonecrosis_risk(d: Draw) -> None:
     elif u < 0.6:
         alcohol = d.near("risk_factors.alcohol_g_per_week", 200, 2000, d.between(330, 900))
         d.put("risk_factors", "alcohol_g_per_week", alcohol)
-    elif u < 0.68:
-        d.put("risk_factors", "sickle_cell_disease", True)
-    elif u < 0.76:
-        d.put("risk_factors", "lupus", True)
-    elif u < 0.82:
-        d.put("risk_factors", "organ_transplant", True)
-        d.put("systemic", "immunosuppressed", True)
-    elif u < 0.87:
-        d.put("risk_factors", "clotting_disorder", True)
-    elif u < 0.88:
-        d.put("risk_factors", "gaucher_disease", True)
-    elif u < 0.9:
-        d.put("risk_factors", "decompression_exposure", True)
     else:
-        d.put("risk_factors", "prior_hip_trauma_or_dislocation", True)
+        cause = next(name for below, name in RARER_CAUSES if u < below)
+        d.put("risk_factors", cause, True)
+        if cause == "organ_transplant":
+            d.put("systemic", "immunosuppressed", True)
