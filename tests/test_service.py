@@ -260,6 +260,7 @@ def test_hostile_requests_get_json_errors_never_500(server):
     assert "Traceback" not in text and "p-2041" not in text and "crp-31" not in text
 
 
+@pytest.mark.slow
 def test_two_workers_answer(tmp_path):
     with running(tmp_path, "--workers", "2") as (base, _):
         answers = [post(base, PATIENT_VIEW, hook_request(example(p.stem), instance=instance())) for p in example_paths()]
