@@ -49,20 +49,7 @@ def test_case_schema_refuses(bad):
         cases.case_from_dict(bad, "t")
 
 
-def test_result_schema_codes_match_the_vocabulary():
-    vocab = resources.vocabulary()
-    ok = resources.schema("result")["oneOf"][0]["properties"]
-    assert set(ok["conditions"]["items"]["properties"]["code"]["enum"]) == set(vocab["conditions"])
-    assert set(ok["red_flags"]["items"]["properties"]["code"]["enum"]) == set(vocab["red_flags"])
-    assert set(ok["recommendations"]["items"]["properties"]["code"]["enum"]) == set(vocab["recommendations"])
-    assert set(ok["do_not"]["items"]["properties"]["code"]["enum"]) == set(vocab["do_not"])
-
-
-def test_treatment_codes_of_cases_are_the_contracts_treatment_recommendations():
-    vocab = resources.vocabulary()
-    treatment_codes = {code for code, spec in vocab["recommendations"].items() if spec["kind"] == "treatment"}
-    schema = resources.schema("case")
-    assert set(schema["properties"]["treatments"]["items"]["properties"]["code"]["enum"]) == treatment_codes
+# The schemas' code lists are generated from the vocabulary: tests/test_vocabulary.py.
 
 
 def _mutations(case: dict):
