@@ -111,7 +111,7 @@ def leaf_strategy(path: str, spec: dict) -> st.SearchStrategy:
 
 def trial_strategy(spec: dict) -> st.SearchStrategy:
     props = spec["properties"]
-    codes = props["code"]["enum"]
+    codes = resources.schema("case")["$defs"]["treatment_code"]["enum"]  # generated from the vocabulary
     tested = sorted(set(TESTED.get("treatments", [])))
     return st.fixed_dictionaries(
         {"code": st.one_of(st.sampled_from(tested), st.sampled_from(codes)),
