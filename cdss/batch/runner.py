@@ -104,6 +104,7 @@ class Settings:
     executor: str = "local"
     scheduler: str | None = None
     quiet: bool = False
+    verbose: bool = False  # a PASS line for every case that meets its `expected`
     resume: bool = False
     summary_path: Path | None = None
     chunk_size: int | None = None
@@ -195,7 +196,8 @@ def inputs_where(item: Item) -> str:
 
 def _csv_body(raw: bytes) -> dict:
     import csv
-    row = next(csv.reader([raw.decode()]))
+    from cdss.io.csvcells import restore
+    row = [restore(cell) for cell in next(csv.reader([raw.decode()]))]
     split = lambda text: [part.split(":") for part in text.split("; ") if part]  # noqa: E731
     return {"case_id": row[0] or None, "status": row[1],
             "red_flags": [{"code": p[0], "status": p[1], "urgency": p[2]} for p in split(row[2])],
@@ -227,6 +229,8 @@ def run(settings: Settings, kb) -> int:
             click.echo(f"warning: duplicate case id {outcome.case_id!r} at {outcome.where}", err=True)
         for diff in outcome.diffs:
             click.echo(f"FAIL {outcome.case_id}: {diff}", err=True)
+        if settings.verbose and outcome.checked and not outcome.diffs:
+            click.echo(f"PASS {outcome.case_id}", err=True)
 
     resumed = 0
     append = False

@@ -6,13 +6,11 @@ even one from durable-rules, becomes that case's error record.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 from attrs import frozen
 
-from cdss.io import cases, expectations
+from cdss.io import cases, csvcells, expectations
 from cdss.kb.loader import load as load_rules
 from cdss.engine import evaluate
 from cdss.errors import CaseError, EngineFault
@@ -143,12 +141,8 @@ def csv_row(body: dict) -> bytes:
            "; ".join(d["code"] for d in body.get("do_not", [])),
            "; ".join(w["code"] for w in body.get("warnings", [])),
            error.get("file", ""), error.get("line", ""), error.get("pointer", ""), error.get("message", "")]
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(row)
-    return buffer.getvalue().encode()
+    return csvcells.row(row)  # a hostile case id or message cannot become a spreadsheet formula
 
 
 def csv_header() -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(CSV_COLUMNS)
-    return buffer.getvalue().encode()
+    return csvcells.row(CSV_COLUMNS)

@@ -1,8 +1,9 @@
 """The `cdss` command: a click group whose commands each live in a module of their own.
 
 Commands load lazily: `cdss evaluate` on one case should not pay for importing the audit, synth or batch
-machinery. Exit codes: 0 ok, 1 invalid input or a failed check, 2 usage error. Errors are one line on
-stderr, never a traceback (set CDSS_DEBUG=1 to see one).
+machinery. Exit codes are the same for every command (options.py): 0 ok, 1 findings or failed checks or
+invalid input, 2 usage error, 3 internal error. Errors are one line on stderr, never a traceback (set
+CDSS_DEBUG=1 to see one).
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import os
 
 import click
 
-from cdss import __version__
-from cdss.cli.options import fail
+from cdss.cli.options import ENVIRONMENT, EXIT_CODES, USAGE, fail, internal_error
 from cdss.errors import CdssError
 
 # command name -> (module, attribute): the one list of what `cdss` can do.
@@ -27,12 +27,27 @@ COMMANDS = {
     "fhir": ("cdss.cli.fhir", "fhir_group"),
     "serve": ("cdss.cli.serve", "serve_command"),
     "feedback": ("cdss.cli.feedback", "feedback_group"),
+    "diff": ("cdss.cli.diff", "diff_command"),
+    "test": ("cdss.cli.test", "test_command"),
 }
+
+EPILOG = "\b\n" + EXIT_CODES + "\n\n\b\nEnvironment:\n" + "\n".join(
+    f"  {name:<13} {what}" for name, what in ENVIRONMENT.items()) + """
+
+\b
+Defaults for --rules, --profile, --lang and --jobs may also come from [tool.cdss] in a pyproject.toml
+or from a cdss.toml in the working folder (the command line wins, then the environment, then the file).
+
+\b
+Shell completion (rule ids for `rules show`, codes for `--why-not`):
+  bash: eval "$(_CDSS_COMPLETE=bash_source cdss)"     (in ~/.bashrc)
+  zsh:  eval "$(_CDSS_COMPLETE=zsh_source cdss)"      (in ~/.zshrc)
+  fish: _CDSS_COMPLETE=fish_source cdss | source      (in ~/.config/fish/completions/cdss.fish)"""
 
 
 class _Group(click.Group):
     """Imports a command's module only when it is asked for, and turns any unexpected exception into one
-    line (a traceback only with CDSS_DEBUG=1)."""
+    line and exit 3 (a traceback only with CDSS_DEBUG=1)."""
 
     def list_commands(self, ctx):
         return sorted(COMMANDS)
@@ -51,15 +66,29 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
             raise
         except CdssError as error:
-            fail(str(error))
-        except Exception as error:  # pragma: no cover - last line of defence
+            from cdss.cli.config import ConfigError
+            fail(str(error), USAGE if isinstance(error, ConfigError) else 1)
+        except KeyboardInterrupt:
+            raise
+        except Exception as error:  # the last line of defence: a bug, reported as one
             if os.environ.get("CDSS_DEBUG"):
                 raise
-            fail(f"internal error: {type(error).__name__}: {error}")
+            internal_error(error)
 
 
-@click.group(cls=_Group)
-@click.version_option(__version__, prog_name="cdss")
+def _print_version(ctx: click.Context, param, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    from cdss.cli.version import describe
+    text, ok = describe()
+    click.echo(text)
+    ctx.exit(0 if ok else 1)
+
+
+@click.group(cls=_Group, epilog=EPILOG)
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the versions of cdss, the knowledge base (and its sha256), the profile and "
+                   "durable-rules, and exit.")
 def main() -> None:
     """Clinical decision support for adults whose hip and knee hurt at the same time.
 

@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import click
 
-from cdss.cli.options import AS_OF, INPUT, LANG, PROFILE, RULES, load_rules
+from cdss.cli.options import (AS_OF, EXIT_CODES, INPUT, JOBS, LANG, PROFILE, RULES, check_verbosity, jobs_or_cores,
+                              load_rules, verbosity)
 
 
-@click.command("batch")
+@click.command("batch", epilog=EXIT_CODES)
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write results here instead of standard output.")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True,
               help="jsonl: one result object per line; csv: one flattened row per case.")
 @click.option("--check", is_flag=True, help="Compare each case's `expected` with its result; exit 1 on any difference.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help="Worker processes (default: all cores).")
+@JOBS
 @click.option("--executor", type=click.Choice(["local", "dask", "inline"]), default="local", show_default=True,
               help="local: a process pool; dask: a dask.distributed cluster (pip install 'cdss[dask]'); "
                    "inline: this process only.")
 @click.option("--scheduler", default=None, help="The dask scheduler's address (with --executor dask).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress and no summary on stderr.")
 @click.option("--resume", is_flag=True, help="Continue into -o FILE after an interrupted run.")
 @click.option("--summary", "summary_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the summary as JSON to this file instead of printing it.")
@@ -34,13 +32,16 @@ from cdss.cli.options import AS_OF, INPUT, LANG, PROFILE, RULES, load_rules
 @LANG
 @PROFILE
 @RULES
-def batch_command(paths, output, fmt, check, jobs, executor, scheduler, quiet, resume, summary_path, chunk_size,
-                  input_format, as_of, lang, profile, rules_dir) -> None:
+@verbosity
+def batch_command(paths, output, fmt, check, jobs, executor, scheduler, resume, summary_path, chunk_size,
+                  input_format, as_of, lang, profile, rules_dir, quiet, verbose) -> None:
     """Evaluate many cases: files, folders (recursively *.json and *.jsonl) and - (JSONL on stdin).
 
     One output line per input case, in input order, whatever the parallelism: a result or an error
-    record. Progress on stderr; the summary last.
+    record. Progress on stderr; the summary last (-q: neither; -v: also a PASS line for every case that
+    meets its `expected` under --check).
     """
+    check_verbosity(quiet, verbose)
     from cdss.batch import runner as batch
     from cdss.batch.worker import Options
     if executor == "dask" and not scheduler:
@@ -49,6 +50,7 @@ def batch_command(paths, output, fmt, check, jobs, executor, scheduler, quiet, r
     settings = batch.Settings(
         paths=list(paths), rules_dir=str(rules_dir) if rules_dir else None, output=output,
         options=Options(lang=lang, fmt=fmt, check=check, profile=profile, input_format=input_format,
-                        as_of=as_of.date().isoformat() if as_of else None), jobs=jobs or os.cpu_count() or 1, executor=executor,
-        scheduler=scheduler, quiet=quiet, resume=resume, summary_path=summary_path, chunk_size=chunk_size)
+                        as_of=as_of.date().isoformat() if as_of else None), jobs=jobs_or_cores(jobs),
+        executor=executor, scheduler=scheduler, quiet=quiet, verbose=verbose, resume=resume, summary_path=summary_path,
+        chunk_size=chunk_size)
     sys.exit(batch.run(settings, kb))

@@ -6,23 +6,25 @@ from pathlib import Path
 
 import click
 
-from cdss.cli.options import fail
+from cdss.cli.options import EXIT_CODES, check_verbosity, fail, verbosity
 
 
-@click.group("feedback")
+@click.group("feedback", epilog=EXIT_CODES)
 def feedback_group() -> None:
     """The CDS Hooks service's feedback: cards shown, accepted and overridden, per rule."""
 
 
-@feedback_group.command("report")
+@feedback_group.command("report", epilog=EXIT_CODES)
 @click.option("--db", default="cdss-feedback.sqlite", show_default=True,
               help="The feedback store `cdss serve --db` wrote: a SQLite file or a postgresql:// URL.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the report here instead of standard output.")
-def report_command(db: str, fmt: str, output: Path | None) -> None:
+@verbosity
+def report_command(db: str, fmt: str, output: Path | None, quiet: bool, verbose: bool) -> None:
     """Per rule and per card kind: shown, accepted, overridden, the override reasons, and the rules whose
     override rate stands out."""
+    check_verbosity(quiet, verbose)
     from cdss.service import report
     from cdss.service.store import Store, StoreError, safe_name
 

@@ -1,23 +1,64 @@
-"""Options and helpers that several commands share, defined once."""
+"""Options and helpers that every command shares, defined once so that every command behaves alike.
+
+- Exit codes, the same for every command: 0 ok; 1 findings, failed checks or invalid input; 2 usage error
+  (a bad option, a missing argument, an unusable config file); 3 internal error (a bug in cdss: please
+  report it, with CDSS_DEBUG=1 for the traceback).
+- `-q/--quiet` (nothing on standard error but errors) and `-v/--verbose` (more detail), on every command.
+- `--rules`, `--lang`, `--jobs` and (once profiles exist) `--profile` take their defaults from the
+  environment, then from `[tool.cdss]` in pyproject.toml or a cdss.toml in the working folder (config.py).
+"""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
+from cdss.cli import config
 from cdss.errors import CdssError
 
-LANG = click.option("--lang", type=click.Choice(["en", "nl"]), default="en", show_default=True,
+OK, FAILED, USAGE, INTERNAL = 0, 1, 2, 3
+
+EXIT_CODES = ("Exit codes: 0 ok; 1 findings, failed checks or invalid input; 2 usage error; "
+              "3 internal error.")
+
+ENVIRONMENT = {
+    "CDSS_RULES": "default rule folder (--rules)",
+    "CDSS_PROFILE": "default profile: nice or nhg",
+    "CDSS_LANG": "default language: en or nl (--lang)",
+    "CDSS_JOBS": "default number of worker processes (--jobs)",
+    "CDSS_HOME": "a folder with schemas/ and rules/ to use instead of the installed ones",
+    "CDSS_CACHE": "where the rule-schema cache lives; 'off' for none",
+    "CDSS_DEBUG": "1: show the traceback of an internal error",
+    "NO_COLOR": "any value: no colour, even on a terminal",
+}
+
+
+def _default(key: str, fallback=None):
+    """A click default that is read when the command runs: environment, then config file, then fallback."""
+    def read():
+        try:
+            return config.default(key, fallback)
+        except config.ConfigError as error:
+            raise click.UsageError(str(error)) from None
+    return read
+
+
+LANG = click.option("--lang", type=click.Choice(["en", "nl"]), default=_default("lang", "en"),
+                    show_default="en, or CDSS_LANG, or the config file",
                     help="Language of every text a person reads.")
 PROFILES = ("nice", "nhg")  # cdss.model.PROFILES, not imported: the CLI's cold start stays small
 
 
 def profile_option(default: str | None = "nice", help: str | None = None):
-    """--profile: the guideline profile a command evaluates with (pathways.md, "Guideline profile")."""
+    """--profile: the guideline profile a command evaluates with (pathways.md, "Guideline profile"). A
+    default of "nice" means: CDSS_PROFILE, then the config file, then nice."""
+    configured = default == "nice"
     return click.option(
-        "--profile", type=click.Choice(PROFILES), default=default, show_default=default is not None,
+        "--profile", type=click.Choice(PROFILES), default=_default("profile", "nice") if configured else default,
+        show_default="nice, or CDSS_PROFILE, or the config file" if configured else False,
         help=help or "Guideline profile: nice (NICE guidelines) or nhg (Dutch general practice, "
                      "NHG-Standaarden); named in every result as knowledge_base.profile.")
 
@@ -25,7 +66,8 @@ def profile_option(default: str | None = "nice", help: str | None = None):
 PROFILE = profile_option()
 # The audit judges every profile unless told to judge one.
 AUDIT_PROFILE = profile_option(None, "Judge this guideline profile only [default: every profile, nice and nhg].")
-RULES = click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+RULES = click.option("--rules", "rules_dir", type=click.Path(file_okay=False, path_type=Path),
+                     default=_default("rules"), show_default="the shipped rules, or CDSS_RULES, or the config file",
                      help="Use this rule folder instead of the shipped one.")
 INPUT = click.option("--input", "input_format", type=click.Choice(["json", "fhir"]), default="json", show_default=True,
                      help="json: cases as the contract writes them; fhir: FHIR R4 Bundles (files or NDJSON) or a "
@@ -33,12 +75,62 @@ INPUT = click.option("--input", "input_format", type=click.Choice(["json", "fhir
 AS_OF = click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
                      help="FHIR input: the evaluation date that ages are computed at (default: the Bundle's "
                           "timestamp, else today).")
+JOBS = click.option("-j", "--jobs", type=click.IntRange(min=1), default=_default("jobs"),
+                    help="Worker processes [default: all cores, or CDSS_JOBS, or the config file].")
+QUIET = click.option("-q", "--quiet", is_flag=True, help="Nothing on standard error but errors.")
+VERBOSE = click.option("-v", "--verbose", is_flag=True, help="More detail.")
 
 
-def fail(message: str) -> None:
-    """One line on stderr and exit 1: how every command reports bad input."""
+def verbosity(func):
+    """-q/--quiet and -v/--verbose, the same on every command (they cannot be used together)."""
+    return QUIET(VERBOSE(func))
+
+
+def check_verbosity(quiet: bool, verbose: bool) -> None:
+    if quiet and verbose:
+        raise click.UsageError("-q/--quiet and -v/--verbose cannot be used together")
+
+
+def output_format(*choices: str, default: str = "text", help: str | None = None):
+    """`--format` with the given choices (stored as `fmt`)."""
+    return click.option("--format", "fmt", type=click.Choice(list(choices)), default=default, show_default=True,
+                        help=help)
+
+
+def default_cases() -> Path:
+    """The cases a command reads when given none: `cases/` in the working folder, else the shipped ones."""
+    here = Path("cases")
+    if here.is_dir():
+        return here
+    from cdss import resources
+    return resources.HOME / "cases"
+
+
+def config_default(key: str, fallback=None):
+    """A click default read when the command runs (environment, config file, fallback), for options that
+    cannot use the shared ones (a --rules that also takes a git revision)."""
+    return _default(key, fallback)
+
+
+def profile_default() -> str:
+    """The profile a command runs when none is given: CDSS_PROFILE, then the config file, then nice."""
+    return config.default("profile", "nice")
+
+
+def jobs_or_cores(jobs: int | None) -> int:
+    import os
+    return jobs or os.cpu_count() or 1
+
+
+def fail(message: str, code: int = FAILED) -> NoReturn:
+    """One line on stderr and exit (1 by default): how every command reports bad input."""
     click.echo(f"cdss: error: {message}", err=True)
-    sys.exit(1)
+    sys.exit(code)
+
+
+def internal_error(error: BaseException) -> NoReturn:
+    """A bug in cdss, not in the input: one line and exit 3."""
+    fail(f"internal error: {type(error).__name__}: {error} (set CDSS_DEBUG=1 for the traceback)", INTERNAL)
 
 
 def load_rules(rules_dir: Path | None, profile: str = "nice"):
@@ -49,3 +141,10 @@ def load_rules(rules_dir: Path | None, profile: str = "nice"):
         return load(rules_dir, profile=profile)
     except CdssError as error:
         fail(f"rules: {error}")
+
+
+def existing_paths(paths, hint: str = "CASES") -> None:
+    """A usage error naming every path that does not exist ('-' is standard input)."""
+    missing = [p for p in paths if p != "-" and not Path(p).exists()]
+    if missing:
+        raise click.BadParameter(f"no such file or folder: {', '.join(missing)}", param_hint=hint)

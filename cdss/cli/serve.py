@@ -8,10 +8,10 @@ from pathlib import Path
 
 import click
 
-from cdss.cli.options import PROFILE, RULES, fail, load_rules
+from cdss.cli.options import EXIT_CODES, PROFILE, RULES, check_verbosity, fail, load_rules, verbosity
 
 
-@click.command("serve")
+@click.command("serve", epilog=EXIT_CODES)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
@@ -35,10 +35,18 @@ from cdss.cli.options import PROFILE, RULES, fail, load_rules
 @click.option("--log-level", type=click.Choice(["warning", "info", "debug"]), default="info", show_default=True)
 @PROFILE
 @RULES
+@verbosity
 def serve_command(host, port, workers, db, lang, cors_origins, trust, public_url, max_body, as_of, log_level,
-                  profile, rules_dir: Path | None) -> None:
+                  profile, rules_dir: Path | None, quiet: bool, verbose: bool) -> None:
     """Run the CDS Hooks 2.0 service: discovery at GET /cds-services, the hooks patient-view and order-select,
-    feedback at POST /cds-services/{id}/feedback, the questionnaire at GET /fhir/Questionnaire/cdss-case."""
+    feedback at POST /cds-services/{id}/feedback, the questionnaire at GET /fhir/Questionnaire/cdss-case.
+
+    -q: log warnings only, no start-up note; -v: log at debug level."""
+    check_verbosity(quiet, verbose)
+    if quiet:
+        log_level = "warning"
+    elif verbose:
+        log_level = "debug"
     from cdss.service.app import SETTINGS_ENV, Settings
     from cdss.service.auth import parse_trust
     from cdss.service.store import Store, StoreError
@@ -63,8 +71,10 @@ def serve_command(host, port, workers, db, lang, cors_origins, trust, public_url
 
     import uvicorn
     os.environ[SETTINGS_ENV] = settings.to_env()
-    click.echo(f"cdss serve: CDS Hooks discovery at http://{host}:{port}/cds-services "
-               f"({workers} worker{'s' if workers > 1 else ''}, feedback in {store.name}); Ctrl-C stops it", err=True)
+    if not quiet:
+        click.echo(f"cdss serve: CDS Hooks discovery at http://{host}:{port}/cds-services "
+                   f"({workers} worker{'s' if workers > 1 else ''}, feedback in {store.name}); Ctrl-C stops it",
+                   err=True)
     uvicorn.run("cdss.service.app:app_from_environment", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, access_log=False, server_header=False, timeout_graceful_shutdown=5)
     sys.exit(0)

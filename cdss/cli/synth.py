@@ -8,10 +8,11 @@ from pathlib import Path
 
 import click
 
+from cdss.cli.options import EXIT_CODES, check_verbosity, verbosity
 from cdss.synth import generate as synth
 
 
-@click.command("synth")
+@click.command("synth", epilog=EXIT_CODES)
 @click.option("--n", "n", type=click.IntRange(min=0), required=True, help="How many cases to write.")
 @click.option("--seed", type=click.IntRange(0, synth.MAX_SEED), default=0, show_default=True,
               help="The stream to draw from: the same seed gives the same bytes, and --n K gives the "
@@ -21,19 +22,26 @@ from cdss.synth import generate as synth
 @click.option("--format", "fmt", type=click.Choice(["json", "fhir"]), default="json", show_default=True,
               help="json: one case per line; fhir: the same patients as FHIR R4 Bundles, one per line (NDJSON), "
                    "with a QuestionnaireResponse for the findings EHRs rarely code.")
-def synth_command(n: int, seed: int, output: Path | None, fmt: str) -> None:
+@verbosity
+def synth_command(n: int, seed: int, output: Path | None, fmt: str, quiet: bool, verbose: bool) -> None:
     """Write N synthetic, schema-valid cases as JSONL (one case per line, no `expected`).
 
     A realistic primary-care mix of the pathways, a few per cent red flags, partial work-ups, treatment
-    histories, and values at the rules' thresholds now and then.
+    histories, and values at the rules' thresholds now and then (-q: no note on standard error; -v: the
+    note says how long it took).
     """
+    import time
+    check_verbosity(quiet, verbose)
+    started = time.monotonic()
     if output is not None:
         try:
             with open(output, "w", encoding="utf-8", newline="\n") as handle:
                 synth.write(handle, n, seed, fmt=fmt)
         except OSError as error:
             raise click.ClickException(f"{output}: cannot write: {error.strerror or error}") from None
-        click.echo(f"{n} synthetic cases (seed {seed}) written to {output}", err=True)
+        if not quiet:
+            took = f" in {time.monotonic() - started:.2f} s" if verbose else ""
+            click.echo(f"{n} synthetic cases (seed {seed}) written to {output}{took}", err=True)
         return
     stream = sys.stdout
     try:

@@ -79,7 +79,20 @@ class _Chain:
         return lines
 
 
-def to_text(result: Result | ErrorResult, kb: KnowledgeBase | None = None, lang: str = "en", explain: bool = False) -> str:
+def explain_lines(result: Result, rules, kb: KnowledgeBase | None = None, lang: str = "en") -> list[str]:
+    """--explain's chain behind the items concluded by `rules` (what `--why-not` shows for a present code)."""
+    return _Chain(result).explain(rules, kb, lang)
+
+
+def _plain(role: str, text: str) -> str:
+    return text
+
+
+def to_text(result: Result | ErrorResult, kb: KnowledgeBase | None = None, lang: str = "en", explain: bool = False,
+            paint=_plain, show_rules: bool = False) -> str:
+    """The result as a clinician reads it. `paint(role, text)` may style a piece (roles: heading, red_flag,
+    urgency:<urgency>); the CLI passes one that colours a terminal. `show_rules` adds the rule ids behind
+    each item (`cdss evaluate -v`)."""
     if isinstance(result, ErrorResult):
         return f"{result.file}: {result.pointer or '/'}: {result.message}\n"
     h = HEAD["nl" if lang == "nl" else "en"]
@@ -92,6 +105,8 @@ def to_text(result: Result | ErrorResult, kb: KnowledgeBase | None = None, lang:
 
     def add_reason(rules, rationale) -> None:
         lines.append(f"      {h['because']}: {chain.because(rules, lang)}")
+        if show_rules:
+            lines.append(f"      rules: {', '.join(rules)}")
         text = rationale.pick(lang)
         if text not in shown:  # a reason shared by several items is printed once, at the first
             shown.add(text)
@@ -101,34 +116,35 @@ def to_text(result: Result | ErrorResult, kb: KnowledgeBase | None = None, lang:
             lines.extend(chain.explain(rules, kb, lang))
 
     if result.red_flags:
-        lines.append(h["red_flags"])
+        lines.append(paint("heading", h["red_flags"]))
         for flag in result.red_flags:
-            lines.append(f"  !! {flag.code} - {flag.status}, {flag.urgency.upper()}")
+            lines.append(paint("red_flag", f"  !! {flag.code} - {flag.status}, {flag.urgency.upper()}"))
             add_reason(flag.rules, flag.rationale)
         lines.append("")
     if result.conditions:
-        lines.append(h["conditions"])
+        lines.append(paint("heading", h["conditions"]))
         for condition in result.conditions:
             lines.append(f"  -  {condition.code} - {condition.status} ({condition.icd10})")
             add_reason(condition.rules, condition.rationale)
         lines.append("")
     if result.recommendations:
-        lines.append(h["next"])
+        lines.append(paint("heading", h["next"]))
         for number, rec in enumerate(result.recommendations, 1):
             target = f" - {h['for']} {', '.join(rec.for_)}" if rec.for_ else ""
             kind = rec.kind if rec.category is None else f"{rec.kind}: {rec.category}"
-            lines.append(f"  {number:>2}. [{rec.urgency}] {rec.code} ({kind}){target}")
+            urgency = paint(f"urgency:{rec.urgency}", f"[{rec.urgency}]")
+            lines.append(f"  {number:>2}. {urgency} {rec.code} ({kind}){target}")
             add_reason(rec.rules, rec.rationale)
         lines.append("")
     if result.do_not:
-        lines.append(h["do_not"])
+        lines.append(paint("heading", h["do_not"]))
         for item in result.do_not:
             target = f" - {h['for']} {', '.join(item.for_)}" if item.for_ else ""
             lines.append(f"  x  {item.code}{target}")
             lines.append(f"      {item.rationale.pick(lang)}")
         lines.append("")
     if result.warnings:
-        lines.append(h["warnings"])
+        lines.append(paint("heading", h["warnings"]))
         for warning in result.warnings:
             lines.append(f"  *  {warning.message.pick(lang)}")
         lines.append("")
