@@ -169,9 +169,11 @@ class Warning:
     code: str
     message: Text
     rules: tuple[str, ...] = ()
+    for_: tuple[str, ...] = ()  # the conditions and red flags it concerns
 
     def to_dict(self, lang: str) -> dict:
-        return {"code": self.code, "message": self.message.pick(lang), "rules": list(self.rules)}
+        return {"code": self.code, "for": list(self.for_), "message": self.message.pick(lang),
+                "rules": list(self.rules)}
 
 
 PROFILES = ("nice", "nhg")

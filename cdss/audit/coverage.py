@@ -450,6 +450,7 @@ def _codes(ctx: AuditContext, produced: dict[str, set]) -> dict:
     for name, kind, vocab_key in CODE_LISTS:
         codes = list(ctx.vocab[vocab_key])
         can = {c.data["code"] for rule in reachable for c in rule.then if c.kind == kind}
+        can |= set(ctx.kb.policy.codes_made().get(name, ()))  # what the result-level policies add
         entry = {"total": len(codes), "unproducible": [c for c in codes if c not in can],
                  "never_produced": [c for c in codes if c not in produced[name]],
                  "produced": sum(1 for c in codes if c in produced[name])}

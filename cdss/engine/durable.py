@@ -33,7 +33,6 @@ from cdss.kb.rules import Conclusion, KnowledgeBase, Rule
 from cdss.model import Case, Result
 
 CORE = durable_engine.durable_rules_engine
-URGENCY_RANK = {"emergency": 0, "urgent": 1, "soon": 2, "routine": 3}
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 # durable-rules' JSON reader (src/rules/json.c, getNumber) accepts an exponent only after a fraction: it
 # reads Python's repr of 1e16 or 1e-05 ("1e+16", "1e-05") as the integer 1 followed by garbage, and the
@@ -77,7 +76,7 @@ class CaseRun:
     def __init__(self, case: Case, kb: KnowledgeBase, sid: str):
         self.case = case
         self.sid = sid
-        self.facts = Facts(case=case.data, failed_min_weeks=kb.failed_min_weeks)
+        self.facts = Facts(case=case.data, trials=kb.policy.trials)
         self.fired: dict[str, tuple] = {}  # rule id -> (witnesses, asserted)
         self.in_engine: list[str] = []  # every fact asserted into durable-rules, as JSON, to retract afterwards
         self.conclusions: list[tuple[Rule, Conclusion]] = []
@@ -214,12 +213,11 @@ class Evaluator:
                 out.append({"sid": sid, "id": f"o{len(out)}", "t": "obs", "k": path,
                             "v": True if isinstance(value, dict) else value})
         if self.program.trials:
-            limit = self.kb.failed_min_weeks
+            trials = self.kb.policy.trials
             for trial in data.get("treatments", ()):
-                weeks, response = trial["weeks"], trial["response"]
                 out.append({"sid": sid, "id": f"o{len(out)}", "t": "trial", "c": trial["code"],
-                            "j": trial.get("joint", "*"), "failed": response in ("none", "partial") and weeks >= limit,
-                            "running": weeks < limit, "good": response == "good"})
+                            "j": trial.get("joint", "*"), "failed": trials.failed(trial),
+                            "running": trials.running(trial), "good": trial["response"] == "good"})
         for path, parts in self._list_paths:
             value = lookup(data, parts)
             if isinstance(value, list):
@@ -293,4 +291,4 @@ def evaluate(case: Case, knowledge: KnowledgeBase) -> Result:
     return evaluator_for(knowledge).evaluate(case)
 
 
-__all__ = ["evaluate", "Evaluator", "evaluator_for", "URGENCY_RANK", "STATUS_RANK"]
+__all__ = ["evaluate", "Evaluator", "evaluator_for", "STATUS_RANK"]

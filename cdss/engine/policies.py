@@ -1,34 +1,73 @@
 """Result-level policies: what the engine does after the rules reach their fixpoint.
 
 These are the decisions that concern the result as a whole rather than one pathway: merging what several
-rules concluded, letting a red flag outrank routine advice, and keeping the result free of the conflicts
-that pathways.md forbids. Each policy that changes the result leaves a `policy.*` entry in the trace, so
-that nothing disappears without a reason.
+rules concluded, letting a red flag outrank routine advice, the NSAID safety rules, and keeping the result
+free of the conflicts that pathways.md forbids. The clinical knowledge they apply (codes, flags, texts) is
+data in rules/knowledge_base.yaml, read once into `kb.policy` (cdss/kb/policy.py); this module only says
+how to apply it, in the order pathways.md gives ("Order of evaluation"). Each policy that changes the
+result leaves one `policy.*` entry in the trace, so that nothing appears or disappears without a reason.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 
-from attrs import evolve
+from attrs import define, evolve, field
 
-from cdss.kb.conditions import STATUS_RANK, lookup
+from cdss import resources
+from cdss.kb.conditions import STATUS_RANK
+from cdss.kb.policy import ClinicalPolicy
 from cdss.kb.rules import KnowledgeBase
 from cdss.model import Condition, Contribution, DoNot, Matched, RedFlag, Recommendation, Result, Text, TraceEntry, Warning
-from cdss import resources
 
-URGENCY_RANK = {"emergency": 0, "urgent": 1, "soon": 2, "routine": 3}
 RED_FLAG_STATUS_RANK = {"suspected": 1, "confirmed": 2}
-KIND_RANK = {"exam": 0, "lab": 1, "imaging": 2, "referral": 3, "treatment": 4}
+KIND_RANK = {"exam": 0, "lab": 1, "imaging": 2, "referral": 3, "treatment": 4, "advice": 5}
 CATEGORY_RANK = {"self_management": 0, "physical": 1, "pharmacological": 2, "injection": 3, "surgical": 4, None: 5}
-GLUCOCORTICOID_DO_NOTS = ("oral_corticosteroids", "long_term_glucocorticoids")
+LAST_STEP = 99  # what a policy adds comes after the rules' own steps
 
-WITHHELD = Text(
-    en="Treatment advice of the other pathways is withheld while an emergency or urgent red flag stands; deal with the red flag first.",
-    nl="Behandeladvies van de andere paden wordt achtergehouden zolang er een spoedeisende of dringende alarmsituatie is; pak die eerst aan.")
-NSAID_CONTRAINDICATED = Text(
-    en="Oral NSAIDs are left out because they are contraindicated for this patient; topical NSAIDs remain the safer choice.",
-    nl="Orale NSAID's zijn weggelaten omdat ze voor deze patiënt gecontra-indiceerd zijn; lokale NSAID's blijven de veiligere keuze.")
+
+@define
+class Draft:
+    """The result while the policies shape it."""
+
+    policy: ClinicalPolicy
+    case: dict
+    facts: frozenset  # the derived facts the rules asserted
+    red_flags: list
+    conditions: list
+    recommendations: list
+    do_not: list
+    warnings: dict = field(factory=dict)  # code -> Warning
+    trace: list = field(factory=list)
+
+    @property
+    def flag_codes(self) -> set[str]:
+        return {flag.code for flag in self.red_flags}
+
+    def note(self, policy: str, matched, asserted) -> None:
+        if asserted:
+            self.trace.append(TraceEntry(f"policy.{policy}", tuple(dict.fromkeys(matched)), tuple(asserted)))
+
+    def warn(self, code: str, message: Text, for_, rule: str) -> None:
+        found = self.warnings.get(code)
+        if found is None:
+            self.warnings[code] = Warning(code, message, (rule,), tuple(sorted(set(for_))))
+        else:
+            self.warnings[code] = evolve(found, rules=_union([found.rules, (rule,)]),
+                                         for_=tuple(sorted(set(found.for_) | set(for_))))
+
+    def add(self, rec: Recommendation) -> None:
+        """A recommendation a policy brings in, merged with one of the same code (most urgent, every `for`)."""
+        rank = self.policy.urgency_rank
+        for i, have in enumerate(self.recommendations):
+            if have.code == rec.code:
+                lead, other = (have, rec) if rank[have.urgency] <= rank[rec.urgency] else (rec, have)
+                self.recommendations[i] = evolve(
+                    lead, for_=tuple(sorted(set(have.for_) | set(rec.for_))), rules=_union([have.rules, rec.rules]),
+                    sources=_union([have.sources, rec.sources]), step=min(have.step, rec.step),
+                    contributions=lead.contributions + other.contributions)
+                return
+        self.recommendations.append(rec)
 
 
 def _union(groups) -> tuple:
@@ -37,6 +76,8 @@ def _union(groups) -> tuple:
 
 def build_result(run, kb: KnowledgeBase, stratum_of: dict) -> Result:
     vocab = resources.vocabulary()
+    policy = kb.policy
+    rank = policy.urgency_rank
     order = kb.order_of
     by_kind: dict[str, list] = defaultdict(list)
     for rule, conclusion in sorted(run.conclusions, key=lambda rc: rc[0].order):
@@ -44,31 +85,23 @@ def build_result(run, kb: KnowledgeBase, stratum_of: dict) -> Result:
     trace = [TraceEntry(rule_id, witnesses, asserted)
              for rule_id, (witnesses, asserted) in sorted(run.fired.items(),
                                                            key=lambda kv: (stratum_of[kv[0]], order[kv[0]]))]
-    red_flags = _merge_red_flags(by_kind["red_flag"])
-    flag_codes = {flag.code for flag in red_flags}
-    conditions = _merge_conditions(by_kind["condition"], by_kind["classify"], vocab)
-    recommendations = _merge_recommendations(by_kind["recommend"])
-    do_not = _merge_do_not(by_kind["advise_against"])
-    warnings = {}
-    for rule, data in by_kind["warn"]:
-        warnings.setdefault(data["code"], Warning(data["code"], Text(data["en"], data["nl"]), (rule.id,)))
-
-    case = run.case.data
-    recommendations = _study_already_done(recommendations, case, trace)
-    recommendations = _failed_trial_not_repeated(recommendations, case, kb, flag_codes, trace)
-    recommendations = _nsaid_contraindicated(recommendations, case, warnings, trace)
-    recommendations = _red_flag_withholds_treatment(recommendations, red_flags, flag_codes, warnings, trace)
-    do_not = _no_routine_imaging_beside_imaging(do_not, recommendations, red_flags, trace)
-    do_not = _no_glucocorticoid_do_not_beside_bridging(do_not, recommendations, trace)
-
+    d = Draft(policy=policy, case=run.case.data, facts=frozenset(run.facts.facts),
+              red_flags=_merge_red_flags(by_kind["red_flag"], rank),
+              conditions=_merge_conditions(by_kind["condition"], by_kind["classify"], vocab),
+              recommendations=_merge_recommendations(by_kind["recommend"], rank),
+              do_not=_merge_do_not(by_kind["advise_against"]), trace=trace)
+    d.warnings = _merge_warnings(by_kind["warn"])
+    for step in PIPELINE:
+        step(d)
+    flag_codes = d.flag_codes
     return Result(
         case_id=run.case.id, knowledge_base=kb.identity,
-        red_flags=tuple(sorted(red_flags, key=lambda f: (URGENCY_RANK[f.urgency], f.code))),
-        conditions=tuple(sorted(conditions, key=lambda c: (-STATUS_RANK[c.status], c.code))),
-        recommendations=tuple(sorted(recommendations, key=lambda r: _act_order(r, flag_codes))),
-        do_not=tuple(sorted(do_not, key=lambda d: d.code)),
-        warnings=tuple(warnings[code] for code in sorted(warnings)),
-        trace=tuple(trace))
+        red_flags=tuple(sorted(d.red_flags, key=lambda f: (rank[f.urgency], f.code))),
+        conditions=tuple(sorted(d.conditions, key=lambda c: (-STATUS_RANK[c.status], c.code))),
+        recommendations=tuple(sorted(d.recommendations, key=lambda r: _act_order(r, flag_codes, rank))),
+        do_not=tuple(sorted(d.do_not, key=lambda item: item.code)),
+        warnings=tuple(d.warnings[code] for code in sorted(d.warnings)),
+        trace=tuple(d.trace))
 
 
 def _by_code(items) -> dict[str, list]:
@@ -79,34 +112,40 @@ def _by_code(items) -> dict[str, list]:
     return grouped
 
 
-def _act_order(rec: Recommendation, flag_codes: set) -> tuple:
-    """Red-flag actions first, then diagnostics and referrals, then treatment by ladder step."""
+def _act_order(rec: Recommendation, flag_codes: set, rank: dict) -> tuple:
+    """Red-flag actions first, then diagnostics and referrals, then treatment by ladder step, then advice."""
     if any(target in flag_codes for target in rec.for_):
         group = 0
-    elif rec.kind != "treatment":
-        group = 1
-    else:
+    elif rec.kind == "treatment":
         group = 2
+    elif rec.kind == "advice":
+        group = 3
+    else:
+        group = 1
     step = rec.step if group != 1 else 0
-    return (group, URGENCY_RANK[rec.urgency], step, KIND_RANK[rec.kind], CATEGORY_RANK[rec.category], rec.code)
+    return (group, rank[rec.urgency], step, KIND_RANK[rec.kind], CATEGORY_RANK[rec.category], rec.code)
 
 
-def _merge_red_flags(items) -> list[RedFlag]:
-    grouped = _by_code(items)
+# -- merging what several rules concluded ------------------------------------------------------------
+
+def _merge_red_flags(items, rank: dict) -> list[RedFlag]:
+    """One entry per flag, at its most urgent urgency and highest status. Its rationale gives the reason of
+    every rule that raised it, the leading rule's first (a Kocher count adds its probability, say)."""
     out = []
-    for code, entries in grouped.items():
+    for code, entries in _by_code(items).items():
         status = max((d["status"] for _, d in entries), key=RED_FLAG_STATUS_RANK.get)
-        urgency = min((d["urgency"] for _, d in entries), key=URGENCY_RANK.get)
-        lead = min(entries, key=lambda e: (URGENCY_RANK[e[1]["urgency"]], -RED_FLAG_STATUS_RANK[e[1]["status"]], e[0].order))[0]
-        out.append(RedFlag(code, status, urgency, lead.rationale, _union([(r.id,) for r, _ in entries]),
+        urgency = min((d["urgency"] for _, d in entries), key=rank.get)
+        ordered = sorted(entries, key=lambda e: (rank[e[1]["urgency"]], -RED_FLAG_STATUS_RANK[e[1]["status"]], e[0].order))
+        reasons = list(dict.fromkeys(r.rationale for r, _ in ordered))
+        rationale = reasons[0] if len(reasons) == 1 else Text(" ".join(t.en for t in reasons), " ".join(t.nl for t in reasons))
+        out.append(RedFlag(code, status, urgency, rationale, _union([(r.id,) for r, _ in entries]),
                            _union(r.sources for r, _ in entries)))
     return out
 
 
 def _merge_conditions(items, classifications, vocab) -> list[Condition]:
-    grouped = _by_code(items)
     out = []
-    for code, entries in grouped.items():
+    for code, entries in _by_code(items).items():
         status = max((d["status"] for _, d in entries), key=STATUS_RANK.get)
         lead = min(entries, key=lambda e: (-STATUS_RANK[e[1]["status"]], e[0].order))
         icd10 = next((d["icd10"] for r, d in classifications if d["code"] == code), None)
@@ -118,12 +157,11 @@ def _merge_conditions(items, classifications, vocab) -> list[Condition]:
     return out
 
 
-def _merge_recommendations(items) -> list[Recommendation]:
-    grouped = _by_code(items)
+def _merge_recommendations(items, rank: dict) -> list[Recommendation]:
     out = []
-    for code, entries in grouped.items():
+    for code, entries in _by_code(items).items():
         first = entries[0][1]
-        ranked = sorted(entries, key=lambda e: (URGENCY_RANK[e[1]["urgency"]], e[0].order)) if len(entries) > 1 else entries
+        ranked = sorted(entries, key=lambda e: (rank[e[1]["urgency"]], e[0].order)) if len(entries) > 1 else entries
         lead = ranked[0]  # the most urgent, then the first in rule-base order
         out.append(Recommendation(
             code=code, kind=first["kind"], category=first["category"], urgency=lead[1]["urgency"],
@@ -137,148 +175,318 @@ def _merge_recommendations(items) -> list[Recommendation]:
 
 
 def _merge_do_not(items) -> list[DoNot]:
-    grouped = _by_code(items)
     return [DoNot(code, tuple(sorted(set(_union(d.get("for", ()) for _, d in entries)))), entries[0][0].rationale,
                   _union([(r.id,) for r, _ in entries]), _union(r.sources for r, _ in entries),
                   tuple(Contribution(r.id, tuple(d.get("for", ())), r.rationale, r.sources) for r, d in entries))
-            for code, entries in grouped.items()]
+            for code, entries in _by_code(items).items()]
 
 
-def _note(trace: list, policy: str, matched: list[Matched], asserted: list[str]) -> None:
-    if asserted:
-        trace.append(TraceEntry(f"policy.{policy}", tuple(dict.fromkeys(matched)), tuple(asserted)))
+def _merge_warnings(items) -> dict[str, Warning]:
+    """One warning per code, for everything its rules name, with each distinct message once."""
+    out = {}
+    for code, entries in _by_code(items).items():
+        texts = list(dict.fromkeys((d["en"], d["nl"]) for _, d in entries))
+        out[code] = Warning(code, Text(" ".join(en for en, _ in texts), " ".join(nl for _, nl in texts)),
+                            _union([(r.id,) for r, _ in entries]),
+                            tuple(sorted({t for _, d in entries for t in d.get("for", ())})))
+    return out
 
 
-def _study_already_done(recs, case, trace):
-    """A study already in `imaging` is never recommended again."""
-    done = case.get("imaging", {})
-    keep, removed, matched = [], [], []
-    for rec in recs:
-        if rec.code in done:
-            removed.append(f"removed:{rec.code}")
-            matched.append(Matched("field", f"/imaging/{rec.code}", None))
-        else:
-            keep.append(rec)
-    _note(trace, "study-already-done", matched, removed)
-    return keep
-
-
-def _failed_trial_not_repeated(recs, case, kb, flag_codes, trace):
-    """A treatment whose trial failed, or is still running, for a condition's joint is not recommended
-    again for that condition, unless it is never used up (rules/knowledge_base.yaml)."""
-    trials = case.get("treatments", [])
-    if not trials:
-        return recs
-    limit = kb.failed_min_weeks
-    never = kb.manifest["never_used_up"]
-    joints = kb.manifest["condition_joints"]
-    keep, removed, matched = [], [], []
-    for rec in recs:
-        if rec.kind != "treatment":
-            keep.append(rec)
-            continue
-        targets = []
-        for target in rec.for_:
-            if target in flag_codes or rec.code in never["all"] or rec.code in never.get(target, ()):
-                targets.append(target)
-                continue
-            joint = joints.get(target)
-            used = [(i, t) for i, t in enumerate(trials) if t["code"] == rec.code
-                    and (joint is None or t.get("joint", joint) == joint)
-                    and (t["weeks"] < limit or t["response"] in ("none", "partial"))]
-            if used:
-                matched.extend(Matched("trial", f"/treatments/{i}", f"{t['code']} {t['weeks']:g} weeks, response {t['response']}")
-                               for i, t in used)
-                removed.append(f"removed:{rec.code}:for:{target}")
-            else:
-                targets.append(target)
-        if targets or not rec.for_:
-            keep.append(rec if len(targets) == len(rec.for_) else _with_for(rec, targets))
-    _note(trace, "failed-trial-not-repeated", matched, removed)
-    return keep
-
-
-def _with_for(item, targets):
+def _with_for(item, targets, rank: dict):
     """The item narrowed to `targets`, keeping only the rules (and their reasons) that serve one of them."""
     targets = tuple(targets)
     kept = tuple(c for c in item.contributions if not c.for_ or set(c.for_) & set(targets)) or item.contributions
     changes = dict(for_=targets, contributions=kept, rules=_union([(c.rule,) for c in kept]),
                    rationale=kept[0].rationale, sources=_union(c.sources for c in kept))
     if isinstance(item, Recommendation):
-        changes["urgency"] = min((c.urgency for c in kept), key=URGENCY_RANK.get)
+        changes["urgency"] = min((c.urgency for c in kept), key=rank.get)
     return evolve(item, **changes)
 
 
-def _nsaid_contraindicated(recs, case, warnings, trace):
-    if lookup(case, ("systemic", "nsaid_contraindicated")) is not True:
-        return recs
-    keep = [rec for rec in recs if rec.code != "oral_nsaid_with_ppi"]
-    if len(keep) != len(recs):
-        warnings["nsaid_contraindicated"] = Warning("nsaid_contraindicated", NSAID_CONTRAINDICATED,
-                                                    ("policy.nsaid-contraindicated",))
-        _note(trace, "nsaid-contraindicated", [Matched("field", "/systemic/nsaid_contraindicated", True)],
-              ["removed:oral_nsaid_with_ppi", "warning:nsaid_contraindicated"])
-    return keep
-
-
-def _red_flag_withholds_treatment(recs, red_flags, flag_codes, warnings, trace):
-    """While an emergency or urgent red flag stands, only the red flags' own treatments remain."""
-    pressing = [f for f in red_flags if f.urgency in ("emergency", "urgent")]
-    if not pressing:
-        return recs
+def _narrow(d: Draft, items: list, drop, label: str) -> tuple[list, list[str]]:
+    """Each item without the targets `drop(item, target)` says go; an item left serving nothing goes too
+    (one that served nothing goes when `drop(item, None)`). Returns the items kept and what was removed."""
     keep, removed = [], []
-    for rec in recs:
-        if rec.kind != "treatment":
-            keep.append(rec)
+    for item in items:
+        if not item.for_:
+            if drop(item, None):
+                removed.append(f"removed:{label}{item.code}")
+            else:
+                keep.append(item)
             continue
-        own = [t for t in rec.for_ if t in flag_codes]
-        if not own:
-            removed.append(f"removed:{rec.code}")
+        targets = [t for t in item.for_ if not drop(item, t)]
+        if len(targets) == len(item.for_):
+            keep.append(item)
+        elif targets:
+            removed.extend(f"removed:{label}{item.code}:for:{t}" for t in item.for_ if t not in targets)
+            keep.append(_with_for(item, targets, d.policy.urgency_rank))
         else:
-            keep.append(rec if len(own) == len(rec.for_) else _with_for(rec, own))
+            removed.append(f"removed:{label}{item.code}")
+    return keep, removed
+
+
+# -- the policies, in pathways.md's order of evaluation ------------------------------------------------
+
+def study_already_done(d: Draft) -> None:
+    """A study already in `imaging` is never recommended again, except a red flag's emergency study, which
+    is recommended again unless it shows the flag's finding (cases have no dates)."""
+    done = d.case.get("imaging", {})
+    again = {(s.flag, s.study): s.finding for s in d.policy.imaging.emergency_studies}
+
+    def drop(rec, target):
+        if rec.code not in done:
+            return False
+        finding = again.get((target, rec.code))
+        return finding is None or finding in done[rec.code].get("findings", ())
+
+    d.recommendations, removed = _narrow(d, d.recommendations, drop, "")
+    matched = [Matched("field", f"/imaging/{code}", None) for code in dict.fromkeys(
+        r.split(":")[1] for r in removed)]
+    d.note("study-already-done", matched, removed)
+
+
+def failed_trial_not_repeated(d: Draft) -> None:
+    """A treatment whose trial failed, or is still running, for a condition's joint is not recommended
+    again for that condition, unless it is never used up (rules/knowledge_base.yaml)."""
+    trials = d.case.get("treatments", [])
+    if not trials:
+        return
+    policy, flags = d.policy, d.flag_codes
+    matched = []
+
+    def used(rec, target):
+        if rec.kind != "treatment" or target is None or target in flags or policy.never_used_up_for(rec.code, target):
+            return False
+        joint = policy.condition_joints.get(target)
+        hits = [(i, t) for i, t in enumerate(trials) if t["code"] == rec.code
+                and (joint is None or t.get("joint", joint) == joint) and policy.trials.used_up(t)]
+        matched.extend(Matched("trial", f"/treatments/{i}", f"{t['code']} {t['weeks']:g} weeks, response {t['response']}")
+                       for i, t in hits)
+        return bool(hits)
+
+    d.recommendations, removed = _narrow(d, d.recommendations, used, "")
+    d.note("failed-trial-not-repeated", matched, removed)
+
+
+def bans(d: Draft) -> None:
+    """pathways.md §0.2 and §0.4: while a banning flag stands, at any urgency, its banned treatments and
+    do-nots never reach the result, whichever rule gave them."""
+    for ban in d.policy.bans:
+        standing = sorted(f.code for f in d.red_flags if f.code in ban.flags)
+        if not standing:
+            continue
+        removed, withheld = [], False
+        keep = []
+        for rec in d.recommendations:
+            if rec.kind == "treatment" and ban.bans(rec.code, rec.category):
+                removed.append(f"removed:{rec.code}")
+                withheld = withheld or bool(set(rec.for_) - d.flag_codes) or not rec.for_
+            else:
+                keep.append(rec)
+        d.recommendations = keep
+        kept_do_not = [item for item in d.do_not if item.code not in ban.do_nots]
+        removed += [f"removed:do_not:{item.code}" for item in d.do_not if item.code in ban.do_nots]
+        d.do_not = kept_do_not
+        rule = f"{ban.name}-ban"
+        if withheld:
+            d.warn(d.policy.treatment_withheld, d.policy.withholding.message, standing, f"policy.{rule}")
+            removed.append(f"warning:{d.policy.treatment_withheld}")
+        d.note(rule, [Matched("red_flag", code) for code in standing], removed)
+
+
+def red_flag_withholds_treatment(d: Draft) -> None:
+    """pathways.md §0, Withholding: while an emergency flag stands only the red flags' own treatments
+    remain; while an urgent one stands, other pathways keep only what the knowledge base lists (education,
+    stay active), and stay active goes too under the flags that need rest until excluded."""
+    w, flags = d.policy.withholding, {f.code: f for f in d.red_flags}
+    pressing = [f for f in d.red_flags if f.urgency in w.keep]
+    allowed = None
+    for flag in pressing:
+        keep = set(w.keep[flag.urgency])
+        allowed = keep if allowed is None else allowed & keep
+    blockers = {code: [f for f in w.withheld_under.get(code, ()) if f in flags] for code in w.withheld_under}
+    for flag, by_code in w.withheld_under_when.items():
+        for code, fact in by_code.items():
+            if flag in flags and fact in d.facts:
+                blockers.setdefault(code, []).append(flag)
+    why: set[str] = set()
+
+    def withheld(rec, target):
+        if rec.kind != "treatment" or target in flags:
+            return False
+        reasons = [f.code for f in pressing if rec.code not in allowed] if pressing else []
+        reasons += blockers.get(rec.code, [])
+        why.update(reasons)
+        return bool(reasons)
+
+    d.recommendations, removed = _narrow(d, d.recommendations, withheld, "")
     if removed:
-        warnings["treatment_withheld"] = Warning("treatment_withheld", WITHHELD, ("policy.red-flag-withholds-treatment",))
-        _note(trace, "red-flag-withholds-treatment", [Matched("red_flag", f.code, f.urgency) for f in pressing],
-              removed + ["warning:treatment_withheld"])
-    return keep
+        d.warn(d.policy.treatment_withheld, w.message, why, "policy.red-flag-withholds-treatment")
+        removed.append(f"warning:{d.policy.treatment_withheld}")
+    d.note("red-flag-withholds-treatment", [Matched("red_flag", code, flags[code].urgency) for code in sorted(why)],
+           removed)
 
 
-def _no_routine_imaging_beside_imaging(do_not, recs, red_flags, trace):
-    """No `do_not: routine_imaging` for a condition that gets imaging, nor beside a red flag whose
-    work-up is imaging (a spinal red flag always counts, pathways.md §0)."""
-    imaged = {t for rec in recs if rec.kind == "imaging" for t in rec.for_}
-    flag_codes = {f.code for f in red_flags}
-    flag_imaging = "spinal_serious_pathology" in flag_codes or bool(imaged & flag_codes)
+def urgent_flag_advice(d: Draft) -> None:
+    """pathways.md §0: each urgent flag adds safe pain relief and safety-netting advice for itself."""
+    w = d.policy.withholding
+    vocab = resources.vocabulary()["recommendations"]
+    added, matched = [], []
+    for flag in sorted(d.red_flags, key=lambda f: f.code):
+        if flag.urgency != w.advice_urgency:
+            continue
+        matched.append(Matched("red_flag", flag.code, flag.urgency))
+        for code in w.advice:
+            rationale = w.advice_rationale[code]
+            d.add(Recommendation(code=code, kind=vocab[code]["kind"], category=vocab[code].get("category"),
+                                 urgency=flag.urgency, for_=(flag.code,), rationale=rationale,
+                                 rules=("policy.urgent-flag-advice",), sources=w.sources, step=LAST_STEP,
+                                 contributions=(Contribution("policy.urgent-flag-advice", (flag.code,), rationale,
+                                                             w.sources, flag.urgency),)))
+            added.append(f"recommend:{code}:{flag.urgency}:for:{flag.code}")
+    d.note("urgent-flag-advice", matched, added)
+
+
+def treated_only_without_flag(d: Draft) -> None:
+    """pathways.md §0: a condition whose treatment rules run only while no joint-infection flag stands
+    (crystal arthritis) has its treatment kept out by that flag: say so."""
+    w = d.policy.withholding
+    for condition in sorted(c.code for c in d.conditions):
+        standing = sorted(f for f in w.treated_only_without.get(condition, ()) if f in d.flag_codes)
+        if standing:
+            d.warn(d.policy.treatment_withheld, w.message, standing, "policy.treated-only-without-red-flag")
+            d.note("treated-only-without-red-flag",
+                   [Matched("condition", condition)] + [Matched("red_flag", code) for code in standing],
+                   [f"warning:{d.policy.treatment_withheld}"])
+
+
+def _oral_nsaid(d: Draft) -> Recommendation | None:
+    return next((rec for rec in d.recommendations if rec.code == d.policy.nsaid.oral), None)
+
+
+def nsaid_contraindicated(d: Draft) -> None:
+    """NSAIDs contraindicated (derived.yaml): no oral NSAID, with a warning; topical NSAIDs stay."""
+    n = d.policy.nsaid
+    oral = _oral_nsaid(d)
+    if oral is None or n.contraindicated_fact not in d.facts:
+        return
+    d.recommendations.remove(oral)
+    d.warn(n.contraindicated_warning, n.contraindicated_message, oral.for_, "policy.nsaid-contraindicated")
+    d.note("nsaid-contraindicated", [Matched("fact", n.contraindicated_fact)],
+           [f"removed:{oral.code}", f"warning:{n.contraindicated_warning}"])
+
+
+def nsaid_dropped_by_age(d: Draft) -> None:
+    """At 75 or over no oral NSAID for a crystal arthritis flare (colchicine and prednisolone remain)."""
+    n = d.policy.nsaid
+    oral = _oral_nsaid(d)
+    if oral is None or n.dropped_fact not in d.facts:
+        return
+    d.recommendations, removed = _narrow(d, d.recommendations,
+                                         lambda rec, t: rec.code == oral.code and t in n.dropped_for, "")
+    d.note("nsaid-dropped-by-age", [Matched("fact", n.dropped_fact)], removed)
+
+
+def nsaid_safety_check(d: Draft) -> None:
+    """NSAID status unknown and an oral NSAID recommended: check before prescribing (same `for`)."""
+    n = d.policy.nsaid
+    oral = _oral_nsaid(d)
+    if oral is None or n.safety_check is None or n.status_unknown_fact not in d.facts:
+        return
+    spec = resources.vocabulary()["recommendations"][n.safety_check]
+    d.add(Recommendation(code=n.safety_check, kind=spec["kind"], category=spec.get("category"), urgency=oral.urgency,
+                         for_=oral.for_, rationale=n.safety_check_rationale, rules=("policy.nsaid-safety-check",),
+                         sources=n.sources, step=0,
+                         contributions=(Contribution("policy.nsaid-safety-check", oral.for_, n.safety_check_rationale,
+                                                     n.sources, oral.urgency),)))
+    d.note("nsaid-safety-check", [Matched("fact", n.status_unknown_fact)],
+           [f"recommend:{n.safety_check}:{oral.urgency}"])
+
+
+def nsaid_caution(d: Draft) -> None:
+    """NSAID caution and an oral NSAID recommended: a warning."""
+    n = d.policy.nsaid
+    oral = _oral_nsaid(d)
+    if oral is None or n.caution_fact not in d.facts:
+        return
+    d.warn(n.caution_warning, n.caution_message, oral.for_, "policy.nsaid-caution")
+    d.note("nsaid-caution", [Matched("fact", n.caution_fact)], [f"warning:{n.caution_warning}"])
+
+
+def no_routine_imaging_beside_imaging(d: Draft) -> None:
+    """No `do_not: routine_imaging` for a condition that gets imaging, nor beside a red flag whose own
+    work-up includes imaging, nor while a flag that the knowledge base names stands at one of its urgencies
+    (serious spinal pathology, urgent)."""
+    im = d.policy.imaging
+    imaged = {t for rec in d.recommendations if rec.kind == "imaging" for t in rec.for_}
+    standing = sorted(f.code for f in d.red_flags if f.urgency in im.withheld_by_flags.get(f.code, ())
+                      or (im.withheld_beside_flag_imaging and f.code in imaged))
     keep, removed = [], []
-    for item in do_not:
-        if item.code != "routine_imaging":
+    for item in d.do_not:
+        if item.code != im.do_not:
             keep.append(item)
-            continue
-        if flag_imaging:
-            removed.append("removed:do_not:routine_imaging")
-            continue
-        targets = tuple(t for t in item.for_ if t not in imaged)
-        if len(targets) != len(item.for_):
-            removed.extend(f"removed:do_not:routine_imaging:for:{t}" for t in item.for_ if t in imaged)
-        if targets or not item.for_:
-            keep.append(item if targets == item.for_ else _with_for(item, targets))
-    _note(trace, "no-routine-imaging-do-not-beside-imaging",
-          [Matched("red_flag", c) for c in sorted(flag_codes)] if flag_imaging else [], removed)
-    return keep
+        elif standing:
+            removed.append(f"removed:do_not:{item.code}")
+        else:
+            kept, gone = _narrow(d, [item], lambda _, t: t in imaged, "do_not:")
+            keep += kept
+            removed += gone
+    d.do_not = keep
+    d.note("no-routine-imaging-do-not-beside-imaging", [Matched("red_flag", code) for code in standing], removed)
 
 
-def _no_glucocorticoid_do_not_beside_bridging(do_not, recs, trace):
-    bridged = {t for rec in recs if rec.code == "bridging_glucocorticoid" for t in rec.for_}
+def no_glucocorticoid_do_not_beside_bridging(d: Draft) -> None:
+    """A bridging glucocorticoid never stands beside a glucocorticoid do-not for the same condition."""
+    policy = d.policy
+    bridged = {t for rec in d.recommendations if rec.code in policy.glucocorticoid_treatments for t in rec.for_}
     if not bridged:
-        return do_not
-    keep, removed = [], []
-    for item in do_not:
-        if item.code not in GLUCOCORTICOID_DO_NOTS:
-            keep.append(item)
-            continue
-        targets = tuple(t for t in item.for_ if t not in bridged)
-        removed.extend(f"removed:do_not:{item.code}:for:{t}" for t in item.for_ if t in bridged)
-        if targets:
-            keep.append(item if targets == item.for_ else _with_for(item, targets))
-    _note(trace, "no-glucocorticoid-do-not-beside-bridging", [], removed)
-    return keep
+        return
+    d.do_not, removed = _narrow(d, d.do_not, lambda item, t: item.code in policy.glucocorticoid_do_nots
+                                and t in bridged, "do_not:")
+    d.note("no-glucocorticoid-do-not-beside-bridging", [], removed)
+
+
+def red_flag_warning(d: Draft) -> None:
+    """pathways.md §0: a red flag adds the warning `red_flag` for it."""
+    rf = d.policy.red_flag_warning
+    if rf is None or not d.red_flags:
+        return
+    rank = d.policy.urgency_rank
+    flags = sorted(d.red_flags, key=lambda f: (rank[f.urgency], f.code))
+    texts = list(dict.fromkeys(rf.messages.get(f.code, rf.fallback) for f in flags))
+    message = Text(" ".join(t.en for t in texts), " ".join(t.nl for t in texts))
+    d.warn(rf.warning, message, [f.code for f in flags], "policy.red-flag-warning")
+    d.note("red-flag-warning", [Matched("red_flag", f.code, f.urgency) for f in flags], [f"warning:{rf.warning}"])
+
+
+def safety_net(d: Draft) -> None:
+    """pathways.md, Safety net: no condition and no red flag -> `no_pathway_matched` and safety-netting."""
+    net = d.policy.safety_net
+    if net is None or d.red_flags or d.conditions:
+        return
+    message = net.message_with_work_up if d.recommendations else net.message_alone
+    spec = resources.vocabulary()["recommendations"][net.recommend]
+    d.warn(net.warning, message, (), "policy.safety-net")
+    d.add(Recommendation(code=net.recommend, kind=spec["kind"], category=spec.get("category"), urgency=net.urgency,
+                         for_=(), rationale=net.rationale, rules=("policy.safety-net",), sources=net.sources,
+                         step=LAST_STEP,
+                         contributions=(Contribution("policy.safety-net", (), net.rationale, net.sources, net.urgency),)))
+    d.note("safety-net", [], [f"warning:{net.warning}", f"recommend:{net.recommend}:{net.urgency}"])
+
+
+PIPELINE = (
+    study_already_done,
+    failed_trial_not_repeated,
+    bans,
+    red_flag_withholds_treatment,
+    urgent_flag_advice,
+    treated_only_without_flag,
+    nsaid_contraindicated,
+    nsaid_dropped_by_age,
+    nsaid_safety_check,
+    nsaid_caution,
+    no_routine_imaging_beside_imaging,
+    no_glucocorticoid_do_not_beside_bridging,
+    red_flag_warning,
+    safety_net,
+)

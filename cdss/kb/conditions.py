@@ -19,6 +19,7 @@ PRESENCE_OPS = ("present", "absent")
 FIELD_OPS = SCALAR_OPS + LIST_OPS + PRESENCE_OPS
 STATUS_RANK = {"suspected": 1, "probable": 2, "confirmed": 3}
 
+from cdss.kb.policy import TrialDefinition
 from cdss.model import Matched
 
 
@@ -30,7 +31,7 @@ class Facts:
     facts: set = field(factory=set)
     conditions: dict = field(factory=dict)  # code -> set of statuses
     red_flags: dict = field(factory=dict)  # code -> set of urgencies
-    failed_min_weeks: float = 4
+    trials: TrialDefinition = TrialDefinition()  # what a failed or running trial is (knowledge_base.yaml)
 
 
 def lookup(data: dict, parts: tuple[str, ...]) -> Any:
@@ -215,19 +216,19 @@ class TrialTest(Node):
     at_least: int = 1
 
     def matching(self, facts: Facts) -> list[tuple[int, dict]]:
-        limit = facts.failed_min_weeks if self.min_weeks is None else self.min_weeks
+        """The case's trials this atom matches. `min_weeks` None: the knowledge base's definition of a failed
+        trial for that treatment (knowledge_base.yaml failed_trial); a number overrides its weeks."""
         found = []
         for index, trial in enumerate(facts.case.get("treatments", ())):
             if trial["code"] != self.code:
                 continue
             if self.joint is not None and trial.get("joint", self.joint) != self.joint:
                 continue
-            weeks, response = trial["weeks"], trial["response"]
-            if self.outcome == "failed" and not (response in ("none", "partial") and weeks >= limit):
+            if self.outcome == "failed" and not facts.trials.failed(trial, self.min_weeks):
                 continue
-            if self.outcome == "running" and not weeks < limit:
+            if self.outcome == "running" and not facts.trials.running(trial, self.min_weeks):
                 continue
-            if self.outcome == "good" and response != "good":
+            if self.outcome == "good" and trial["response"] != "good":
                 continue
             found.append((index, trial))
         return found

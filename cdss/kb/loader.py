@@ -21,6 +21,7 @@ from cdss import resources
 from cdss.errors import RuleFileError
 from cdss.kb.conditions import references
 from cdss.kb.parser import RuleParser
+from cdss.kb.policy_check import policy_problems
 from cdss.kb.rules import KnowledgeBase, Rule, RuleEntry, UnknownField
 from cdss.kb.yamlfile import line_at, read_yaml
 from cdss.model import DEFAULT_PROFILE, PROFILES, KnowledgeBaseId, Text
@@ -100,11 +101,11 @@ def load(directory: str | Path | None = None, *, profile: str = DEFAULT_PROFILE,
             raise error
         collect.add(error)
 
-    manifest, files, digest = {}, [], hashlib.sha256()
+    manifest, manifest_root, files, digest = {}, None, [], hashlib.sha256()
     if not directory.is_dir():
         problem(RuleFileError(str(directory), "not a folder of rule files", kind="file"))
     else:
-        manifest = _read_manifest(directory, problem)
+        manifest, manifest_root = _read_manifest(directory, problem)
         try:
             files = rule_files(directory)
         except RuleFileError as error:
@@ -124,6 +125,11 @@ def load(directory: str | Path | None = None, *, profile: str = DEFAULT_PROFILE,
         _read_rule_file(path, rules, seen, problem, collect, already_valid)
     for error in _reference_errors(rules):
         problem(error)
+    asserted = {c.data["name"] for rule in rules for c in rule.then if c.kind == "assert"}
+    for where, message in policy_problems(manifest, asserted):
+        parts = [int(p) if p.isdigit() else p for p in where.strip("/").split("/")]
+        problem(RuleFileError(str(directory / MANIFEST), f"{where}: {message}", line=line_at(manifest_root, parts),
+                              kind="reference"))
     rules = _of_profile(rules, profile)
     if marker is not None and not already_valid:
         try:
@@ -145,21 +151,23 @@ def load(directory: str | Path | None = None, *, profile: str = DEFAULT_PROFILE,
 load_knowledge = load  # the name the public facade gives it
 
 
-def _read_manifest(directory: Path, problem) -> dict:
+def _read_manifest(directory: Path, problem) -> tuple[dict, object]:
+    """The manifest and its YAML node tree (for lines), or ({}, None)."""
     path = directory / MANIFEST
     if not path.is_file():
         problem(RuleFileError(str(path), "missing: a rule folder needs a knowledge_base.yaml (name, version)",
                               kind="file"))
-        return {}
+        return {}, None
     try:
         manifest, root = read_yaml(path)
     except RuleFileError as error:
         problem(error)
-        return {}
+        return {}, None
     error = _schema_error(str(path), manifest, root, _validator("knowledge_base"))
     if error is not None:
         problem(error)
-    return manifest if isinstance(manifest, dict) else {}
+        return {}, root  # its policy sections cannot be trusted
+    return (manifest if isinstance(manifest, dict) else {}), root
 
 
 def _read_rule_file(path: Path, rules: list[Rule], seen: dict, problem, collect, already_valid: bool) -> None:

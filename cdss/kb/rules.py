@@ -11,6 +11,7 @@ import functools
 from attrs import field, frozen
 
 from cdss.kb.conditions import Node
+from cdss.kb.policy import ClinicalPolicy, from_manifest
 from cdss.model import PROFILES, KnowledgeBaseId, Text
 
 
@@ -128,10 +129,10 @@ class KnowledgeBase:
     def profile(self) -> str:
         return self.identity.profile
 
-    @property
-    def failed_min_weeks(self) -> float:
-        manifest = self.manifest if isinstance(self.manifest, dict) else {}
-        return manifest.get("failed_trial_min_weeks", 4)
+    @functools.cached_property
+    def policy(self) -> ClinicalPolicy:
+        """The clinical policy the manifest declares (rules/knowledge_base.yaml)."""
+        return from_manifest(self.manifest)
 
     def line_of(self, node: Node, rule: Rule) -> int:
         """The line of a condition node in its rule file (collecting mode), else the rule's line."""

@@ -88,8 +88,9 @@ def field_test(case: dict, test: dict) -> bool:
     return COMPARE[op](value, other)
 
 
-def trial_test(case: dict, test: dict, default_weeks: float) -> bool:
-    limit = test.get("min_weeks", default_weeks)
+def trial_test(case: dict, test: dict, definition: dict) -> bool:
+    """A trial atom, with knowledge_base.yaml's failed_trial definition (weeks per treatment)."""
+    limit = test.get("min_weeks", definition.get("min_weeks_by_treatment", {}).get(test["trial"], definition["min_weeks"]))
     outcome = test.get("outcome", "any")
     hits = 0
     for trial in case.get("treatments", []):
@@ -98,7 +99,7 @@ def trial_test(case: dict, test: dict, default_weeks: float) -> bool:
         if "joint" in test and "joint" in trial and trial["joint"] != test["joint"]:
             continue  # a trial without a joint counts for every joint; an atom without one for every trial
         if outcome == "failed":
-            ok = trial["response"] in ("none", "partial") and trial["weeks"] >= limit
+            ok = trial["response"] in definition["failing_responses"] and trial["weeks"] >= limit
         elif outcome == "running":
             ok = trial["weeks"] < limit
         elif outcome == "good":
@@ -114,7 +115,7 @@ def trial_test(case: dict, test: dict, default_weeks: float) -> bool:
 @dataclass
 class State:
     case: dict
-    default_weeks: float
+    trials: dict  # knowledge_base.yaml failed_trial
     facts: set = field(default_factory=set)
     conditions: dict = field(default_factory=dict)  # code -> statuses concluded
     red_flags: dict = field(default_factory=dict)  # code -> urgencies raised
@@ -150,7 +151,7 @@ def holds(cond: dict, s: State) -> bool:
         wanted = cond.get("urgency", ALL_URGENCIES)
         return any(u in s.red_flags.get(code, set()) for code in codes for u in wanted)
     if "trial" in cond:
-        return trial_test(s.case, cond, s.default_weeks)
+        return trial_test(s.case, cond, s.trials)
     raise ValueError(f"unknown condition form: {cond}")
 
 
@@ -237,6 +238,11 @@ class OracleRun:
     conclusions: list  # (OracleRule, conclusion) with conclusion.kind / conclusion.data
     state: State
 
+    @property
+    def facts(self) -> State:
+        """What build_result reads the derived facts from (`.facts`), as from the engine's run."""
+        return self.state
+
 
 class Oracle:
     def __init__(self, directory: Path = RULES, profile: str = "nice"):
@@ -255,8 +261,10 @@ class Oracle:
                                              tuple(raw["sources"]), Text(**raw["rationale"])))
         self.layer = layers(self.rules)
         self.by_layer = [[r for r in self.rules if self.layer[r.id] == k] for k in range(max(self.layer.values()) + 1)]
-        self.default_weeks = self.manifest.get("failed_trial_min_weeks", 4)
-        self.kb = SimpleNamespace(rules=self.rules, manifest=self.manifest, failed_min_weeks=self.default_weeks,
+        self.trials = self.manifest["failed_trial"]
+        self.default_weeks = self.trials["min_weeks"]
+        from cdss.kb.policy import from_manifest
+        self.kb = SimpleNamespace(rules=self.rules, manifest=self.manifest, policy=from_manifest(self.manifest),
                                   identity=KnowledgeBaseId(str(self.manifest["version"]), "oracle", profile),
                                   order_of={rule.id: rule.order for rule in self.rules})
 
@@ -274,7 +282,7 @@ class Oracle:
         return SimpleNamespace(kind=kind, data=data)
 
     def run(self, case: dict) -> OracleRun:
-        s = State(case=case, default_weeks=self.default_weeks)
+        s = State(case=case, trials=self.trials)
         fired: dict = {}
         conclusions: list = []
         for rules in self.by_layer:

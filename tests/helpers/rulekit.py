@@ -6,8 +6,9 @@ from pathlib import Path
 
 import yaml
 
-MANIFEST = {"name": "test rules", "version": "9.9.9", "never_used_up": {"all": ["exercise_therapy"]},
-            "condition_joints": {"knee_osteoarthritis": "knee"}, "failed_trial_min_weeks": 4}
+MANIFEST = {"name": "test rules", "version": "9.9.9", "urgency_order": ["emergency", "urgent", "soon", "routine"],
+            "failed_trial": {"min_weeks": 4, "failing_responses": ["none", "partial"]},
+            "never_used_up": {"all": ["exercise_therapy"]}, "condition_joints": {"knee_osteoarthritis": "knee"}}
 
 
 def rule(rule_id: str, when: dict, then: list, **extra) -> dict:

@@ -1,15 +1,13 @@
 """The conflicts pathways.md forbids, reasoned over the rules' conditions, each with a witness case that the
 engine evaluates: imaging beside the no-routine-imaging do-not, bridging glucocorticoid beside a
-glucocorticoid do-not, treatment advice beside an emergency red flag."""
+glucocorticoid do-not, treatment advice beside an emergency red flag. The codes come from the knowledge
+base's policy (rules/knowledge_base.yaml), the same data the result-level policies apply."""
 
 from __future__ import annotations
 
 from cdss.audit.checks.context import AuditContext, Check
 from cdss.audit.findings import Finding
 from cdss.kb.conditions import FieldTest
-
-GLUCOCORTICOID_TREATMENTS = ("bridging_glucocorticoid",)
-GLUCOCORTICOID_DO_NOTS = ("oral_corticosteroids", "long_term_glucocorticoids")
 
 
 class ConflictCheck(Check):
@@ -72,8 +70,9 @@ class ConflictCheck(Check):
             codes = {c.data["code"] for c in rule.then if c.kind == "recommend" and c.data["code"] in studies}
             return [ctx.logic.field(FieldTest(f"imaging.{code}", "absent", True)) for code in sorted(codes)]
 
-        return self._pairs(ctx, "imaging", "recommend", imaging, "do-not routine_imaging", "advise_against",
-                           ("routine_imaging",), "conflict-imaging",
+        do_not = ctx.kb.policy.imaging.do_not
+        return self._pairs(ctx, "imaging", "recommend", imaging, f"do-not {do_not}", "advise_against",
+                           (do_not,), "conflict-imaging",
                            "the policy no-routine-imaging-do-not-beside-imaging drops the do-not", not_done)
 
     def _glucocorticoid(self, ctx):
@@ -81,8 +80,9 @@ class ConflictCheck(Check):
             flags = [ctx.logic.f.defn(("flag", code, u)) for code in ctx.vocab["red_flags"] for u in ("emergency", "urgent")]
             return [ctx.logic.f.not_(ctx.logic.f.or_(flags))]
 
-        return self._pairs(ctx, "bridging_glucocorticoid", "recommend", GLUCOCORTICOID_TREATMENTS,
-                           "a glucocorticoid do-not", "advise_against", GLUCOCORTICOID_DO_NOTS, "conflict-glucocorticoid",
+        policy = ctx.kb.policy
+        return self._pairs(ctx, "a bridging glucocorticoid", "recommend", policy.glucocorticoid_treatments,
+                           "a glucocorticoid do-not", "advise_against", policy.glucocorticoid_do_nots, "conflict-glucocorticoid",
                            "the policy no-glucocorticoid-do-not-beside-bridging drops the do-not", no_pressing_flag)
 
     def _emergency(self, ctx):

@@ -29,7 +29,7 @@ class AuditContext:
         self.runnable = runnable
         self.rules = list(kb.rules)  # the rules that run: parsed, not deprecated, first of their id
         self.vocab = resources.vocabulary()
-        self.logic = RuleLogic(self.rules, self.vocab["red_flags"], kb.failed_min_weeks)
+        self.logic = RuleLogic(self.rules, self.vocab["red_flags"], kb.policy.trials)
         self.index = {rule.id: i for i, rule in enumerate(self.rules)}
         self.cases_dir = cases_dir
         self.queries = 0

@@ -1,4 +1,5 @@
-"""Derived facts: tested but never asserted, or asserted but never tested."""
+"""Derived facts: tested but never asserted, or asserted but never tested (by a rule or by a result-level
+policy of rules/knowledge_base.yaml)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ class FactCheck(Check):
             for conclusion in rule.then:
                 if conclusion.kind == "assert":
                     asserted.setdefault(conclusion.data["name"], []).append(rule)
-        tested = set()
+        tested = set(ctx.kb.policy.facts_read())
         for rule in ctx.rules:
             for node in rule.when.walk():
                 if isinstance(node, FactTest):
@@ -32,5 +33,5 @@ class FactCheck(Check):
             if name not in tested:
                 for rule in rules:
                     out.append(Finding("unused-fact", "warning",
-                                       f"asserts fact {name!r}, which no rule tests", ctx.place(rule)))
+                                       f"asserts fact {name!r}, which no rule or policy tests", ctx.place(rule)))
         return out

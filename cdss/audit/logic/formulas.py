@@ -24,6 +24,7 @@ from typing import Iterable
 from cdss.audit.logic.encoding import Encoder, Model
 from cdss.audit.logic.regions import FieldSpace
 from cdss.kb.conditions import All, Any_, ConditionTest, Count, FactTest, FieldRef, FieldTest, Node, Not, RedFlagTest, Score, TrialTest, compare
+from cdss.kb.policy import TrialDefinition
 
 FALSE, TRUE = 0, 1
 MAX_SCORE_COMBINATIONS = 20000
@@ -93,11 +94,11 @@ class Formulas:
 class RuleLogic:
     """The rule base as formulas: fire(i) holds exactly when rule i fires on a case."""
 
-    def __init__(self, rules, red_flag_codes: Iterable[str], failed_min_weeks: float = 4):
+    def __init__(self, rules, red_flag_codes: Iterable[str], trials: TrialDefinition = TrialDefinition()):
         self.rules = list(rules)
         self.f = Formulas()
         self.red_flag_codes = tuple(red_flag_codes)
-        self.limit = failed_min_weeks
+        self.trials = trials  # the knowledge base's definition of a failed or running trial
         tests, trials = [], {}
         for rule in self.rules:
             for node in rule.when.walk():
@@ -162,7 +163,7 @@ class RuleLogic:
         raise TypeError(f"unknown condition node {node!r}")
 
     def _trial_key(self, node: TrialTest) -> tuple:
-        weeks = (self.limit if node.min_weeks is None else node.min_weeks) if node.outcome in ("failed", "running") else None
+        weeks = self.trials.limit(node.code, node.min_weeks) if node.outcome in ("failed", "running") else None
         return ("trial", node.code, node.joint, node.outcome, weeks, node.at_least)
 
     def _count(self, items: list[int], at_least: int, at_most: int | None) -> int:

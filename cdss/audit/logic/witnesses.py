@@ -146,7 +146,7 @@ def _trials(logic: RuleLogic, inputs: dict) -> list | None:
 
     def ok_so_far(candidate: list[dict]) -> bool:
         case = {"treatments": candidate}
-        facts = Facts(case=case, failed_min_weeks=logic.limit)
+        facts = Facts(case=case, trials=logic.trials)
         return all(on or len(_trial_node(key).matching(facts)) < key[5] for key, on in wanted)
 
     for key, on in sorted(wanted, key=lambda kv: -kv[0][5]):
@@ -156,14 +156,14 @@ def _trials(logic: RuleLogic, inputs: dict) -> list | None:
         node = _trial_node(key)
         for variant in _trial_variants(code, joint, outcome, weeks):
             trial = dict(variant)
-            have = len(node.matching(Facts(case={"treatments": entries}, failed_min_weeks=logic.limit)))
+            have = len(node.matching(Facts(case={"treatments": entries}, trials=logic.trials)))
             extra = [dict(trial) for _ in range(max(0, need - have))]
             if ok_so_far(entries + extra):
                 entries += extra
                 break
         else:
             return None
-    facts = Facts(case={"treatments": entries}, failed_min_weeks=logic.limit)
+    facts = Facts(case={"treatments": entries}, trials=logic.trials)
     if all((len(_trial_node(key).matching(facts)) >= key[5]) == on for key, on in wanted):
         return entries
     return None
