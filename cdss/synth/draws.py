@@ -247,6 +247,9 @@ class Draw:
         if self.rand() < NEAR_MISS_PROBABILITY:
             crp = round(limit + self.pick(RELATIVE_NEAR_MISS["labs.crp_mg_l"][1]), 1)
         labs["crp_mg_l"] = crp
+        if self.rand() < 0.5:
+            usual = self.uniform(11.5, 22) if inflamed else self.uniform(4, 10.5)
+            labs["wbc_10e9_l"] = self.near("labs.wbc_10e9_l", 2, 30, usual)
         if self.rand() < p_esr:
             if self.rand() < 0.2:
                 labs["esr_uln_mm_h"] = self.pick((15, 20, 25, 30))

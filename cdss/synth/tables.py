@@ -12,7 +12,8 @@ from __future__ import annotations
 NEAR_MISS: dict[str, tuple] = {
     # derived.adult (>= 16), redflag.paediatric-case (< 16), SCFE band 8-15, derived.age-45-plus,
     # redflag.spinal.new-back-pain-over-50 (> 50), redflag.hip-fracture.fall-older-or-osteoporosis (>= 65)
-    "patient.age_years": (7, 8, 15, 16, 44, 45, 50, 51, 64, 65),
+    # derived.age-75-plus (>= 75)
+    "patient.age_years": (7, 8, 15, 16, 44, 45, 50, 51, 64, 65, 74, 75),
     # oa.*.step1-weight-loss (>= 25)
     "patient.bmi_kg_m2": (24.9, 25),
     # redflag.septic.* (<= 2 / > 2), ra score duration (>= 6), oa.knee.mri-after-normal-xray and
@@ -42,8 +43,14 @@ NEAR_MISS: dict[str, tuple] = {
     "imaging.xray_knee.kl_grade": (1, 2),
     # avn.xray-late-signs (> 2), avn.stage-iiia / stage-pre-collapse (> 0)
     "imaging.xray_hip.collapse_mm": (0, 0.5, 2, 2.5),
-    # a failed trial (knowledge_base.yaml failed_trial_min_weeks: 4), ra.biologic (min_weeks 12)
+    # a failed trial (knowledge_base.yaml failed_trial: 4 weeks, 12 for DMARDs), ra.biologic (min_weeks 12)
     "treatments.weeks": (3, 4, 11, 12),
+    # derived.neurological-sign (MRC <= 4)
+    "neuro.motor_power_mrc": (4, 5),
+    # derived.infection-range-markers (leucocytes > 11)
+    "labs.wbc_10e9_l": (11, 11.1),
+    # derived.nsaid-contraindicated (eGFR < 30), derived.nsaid-caution (30-59)
+    "labs.egfr_ml_min": (29, 30, 59, 60),
 }
 
 # Thresholds that depend on other fields of the case: (the limit, offsets from it). CRP: above

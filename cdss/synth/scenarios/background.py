@@ -11,6 +11,12 @@ def background(d: Draw) -> None:
     old = d.age >= 60
     d.flag("systemic", "diabetes", 0.3, 0.18 if old else 0.06)
     d.flag("systemic", "nsaid_contraindicated", 0.2, 0.3 if old else 0.08)
+    # what decides NSAID safety (pathways.md: contraindicated, caution, status unknown)
+    d.flag("systemic", "anticoagulant_use", 0.3, 0.15 if old else 0.03)
+    d.flag("systemic", "gi_bleed_history", 0.3, 0.08 if old else 0.03)
+    d.flag("systemic", "cardiovascular_disease", 0.3, 0.25 if old else 0.05)
+    if d.chance(0.25):
+        d.put("labs", "egfr_ml_min", d.near("labs.egfr_ml_min", 5, 120, d.between(40 if old else 65, 110)))
     d.flag("systemic", "osteoporosis", 0.1, 0.3 if old and d.female else 0.03)
     d.flag("systemic", "cancer_history", 0.1, 0.0)
     if d.chance(0.03) and not d.has("systemic", "fever"):

@@ -16,6 +16,7 @@ def sciatica(d: Draw, primary: bool) -> None:
     d.maybe("neuro", "deficit", 0.5, d.pick(("none", "none", "none", "unilateral", "unilateral")))
     d.flag("neuro", "reflexes_reduced", 0.4, 0.4)
     d.flag("neuro", "dermatomal_sensory_loss", 0.4, 0.45)
+    d.maybe("neuro", "motor_power_mrc", 0.3, d.near("neuro.motor_power_mrc", 0, 5, d.pick((5, 5, 5, 4, 4, 3))))
     if d.chance(0.2):
         u = d.rand()
         if u < 0.55:
