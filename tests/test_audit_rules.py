@@ -137,7 +137,8 @@ def test_contradiction_is_found_by_reasoning_with_a_witness_case(tmp_path):
 
 
 def test_contradiction_that_reaches_the_result_is_an_error(tmp_path, monkeypatch):
-    monkeypatch.setattr(policies, "_no_routine_imaging_beside_imaging", lambda do_not, recs, flags, trace: do_not)
+    monkeypatch.setattr(policies, "PIPELINE", tuple(step for step in policies.PIPELINE
+                                                    if step is not policies.no_routine_imaging_beside_imaging))
     report = run(tmp_path, IMAGING_CONFLICT)
     conflict, = found(report, "conflict-imaging")
     assert conflict.severity == "error" and "result holds both" in conflict.message

@@ -8,7 +8,11 @@ import yaml
 
 MANIFEST = {"name": "test rules", "version": "9.9.9", "urgency_order": ["emergency", "urgent", "soon", "routine"],
             "failed_trial": {"min_weeks": 4, "failing_responses": ["none", "partial"]},
-            "never_used_up": {"all": ["exercise_therapy"]}, "condition_joints": {"knee_osteoarthritis": "knee"}}
+            "never_used_up": {"all": ["exercise_therapy"]}, "condition_joints": {"knee_osteoarthritis": "knee"},
+            "glucocorticoids": {"treatments": ["bridging_glucocorticoid"],
+                                "do_nots": ["oral_corticosteroids", "long_term_glucocorticoids"]},
+            "withholding": {"warning": "treatment_withheld", "message": {"en": "withheld", "nl": "achtergehouden"},
+                            "sources": ["test"], "keep": {"emergency": [], "urgent": ["education_self_management"]}}}
 
 
 def rule(rule_id: str, when: dict, then: list, **extra) -> dict:
