@@ -170,6 +170,11 @@ class Profiles:
     def line_of(self, node, rule) -> int:
         return self._home[rule.id].kb.line_of(node, rule)
 
+    @property
+    def policy(self):
+        """The clinical policy (one manifest serves every profile)."""
+        return next(iter(self.contexts.values())).kb.policy
+
     def place(self, rule, node=None) -> Place:
         return self._home[rule.id].place(rule, node)
 
