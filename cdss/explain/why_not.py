@@ -175,7 +175,7 @@ def code_kind(code: str) -> tuple[str, str, str]:
 
 def facts_of(case: Case, result: Result, kb: KnowledgeBase) -> tuple[Facts, set[str]]:
     """The case's final knowledge and the rules that fired, rebuilt from the result's trace."""
-    facts = Facts(case=case.data, failed_min_weeks=kb.failed_min_weeks)
+    facts = Facts(case=case.data, trials=kb.policy.trials)
     fired = set()
     for entry in result.trace:
         if entry.rule.startswith("policy."):
