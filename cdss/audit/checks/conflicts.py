@@ -77,8 +77,9 @@ class ConflictCheck(Check):
 
     def _glucocorticoid(self, ctx):
         def no_pressing_flag(ctx, rule):
-            flags = [ctx.logic.f.defn(("flag", code, u)) for code in ctx.vocab["red_flags"] for u in ("emergency", "urgent")]
-            return [ctx.logic.f.not_(ctx.logic.f.or_(flags))]
+            f = ctx.logic.formulas
+            flags = [f.defn(("flag", code, u)) for code in ctx.vocab["red_flags"] for u in ("emergency", "urgent")]
+            return [f.not_(f.or_(flags))]
 
         policy = ctx.kb.policy
         return self._pairs(ctx, "a bridging glucocorticoid", "recommend", policy.glucocorticoid_treatments,
@@ -92,7 +93,7 @@ class ConflictCheck(Check):
         treating = [rule for rule in ctx.rules if ctx.reachable(rule) and any(
             c.kind == "recommend" and kinds[c.data["code"]]["kind"] == "treatment"
             and not set(c.data.get("for", ())) & flags for c in rule.then)]
-        f = ctx.logic.f
+        f = ctx.logic.formulas
         for flag_rule in ctx.rules:
             raised = [c.data["code"] for c in flag_rule.then if c.kind == "red_flag" and c.data["urgency"] == "emergency"]
             if not raised or not ctx.reachable(flag_rule):

@@ -29,7 +29,7 @@ class RedundancyCheck(Check):
                     if a.id != b.id:
                         pairs.setdefault((a.id, b.id), (a, b))
         implies = {}
-        f = ctx.logic.f
+        f = ctx.logic.formulas
         for (ida, idb), (a, b) in pairs.items():
             implies[(ida, idb)] = ctx.solve(ctx.fire(a), f.not_(ctx.fire(b))) is None
         out, reported = [], set()

@@ -34,7 +34,7 @@ class Encoder:
         found = self.lits.get(node)
         if found is not None:
             return found
-        op, args = self.logic.f.nodes[node]
+        op, args = self.logic.formulas.nodes[node]
         s = self.solver
         if op == "T":
             return self.true
@@ -67,7 +67,7 @@ class Encoder:
         return x
 
     def _var(self, key: tuple) -> int:
-        return self.lit(self.logic.f.var(key))
+        return self.lit(self.logic.formulas.var(key))
 
     def _axioms(self, key: tuple) -> None:
         kind = key[0]
@@ -206,7 +206,7 @@ class Model:
 
     def holds(self, node: int) -> bool | None:
         """The formula's value in this model, when the question's encoding reached it."""
-        op, args = self.logic.f.nodes[node]
+        op, args = self.logic.formulas.nodes[node]
         if op in ("T", "F"):
             return op == "T"
         if op == "not":

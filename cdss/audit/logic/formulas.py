@@ -96,7 +96,7 @@ class RuleLogic:
 
     def __init__(self, rules, red_flag_codes: Iterable[str], trials: TrialDefinition = TrialDefinition()):
         self.rules = list(rules)
-        self.f = Formulas()
+        self.formulas = Formulas()
         self.red_flag_codes = tuple(red_flag_codes)
         self.trials = trials  # the knowledge base's definition of a failed or running trial
         tests, trials = [], {}
@@ -125,7 +125,7 @@ class RuleLogic:
 
     # formulas
     def fire(self, index: int) -> int:
-        return self.f.defn(("fire", index))
+        return self.formulas.defn(("fire", index))
 
     def body(self, key: tuple) -> int:
         found = self._bodies.get(key)
@@ -133,12 +133,12 @@ class RuleLogic:
             if key[0] == "fire":
                 found = self.node(self.rules[key[1]].when)
             else:
-                found = self.f.or_(self.fire(i) for i in self.asserters.get(key, ()))
+                found = self.formulas.or_(self.fire(i) for i in self.asserters.get(key, ()))
             self._bodies[key] = found
         return found
 
     def node(self, node: Node) -> int:
-        f = self.f
+        f = self.formulas
         if isinstance(node, All):
             return f.and_(self.node(item) for item in node.items)
         if isinstance(node, Any_):
@@ -168,7 +168,7 @@ class RuleLogic:
 
     def _count(self, items: list[int], at_least: int, at_most: int | None) -> int:
         """Sequential counter: reach[j] = at least j of the items so far hold."""
-        f = self.f
+        f = self.formulas
         top = len(items) if at_most is None else min(len(items), at_most + 1)
         need = max(at_least, top if at_most is not None else at_least)
         reach = [TRUE] + [FALSE] * need
@@ -180,7 +180,7 @@ class RuleLogic:
         return held
 
     def _score(self, node: Score) -> int:
-        f = self.f
+        f = self.formulas
         levels = []
         for domain in node.domains:
             points = sorted({p for p, _ in domain.options} | {0})
@@ -201,7 +201,7 @@ class RuleLogic:
         return f.or_(ok)
 
     def present(self, path: str) -> int:
-        f = self.f
+        f = self.formulas
         kind = self.space.kind(path)
         if kind == "unknown":
             return FALSE
@@ -212,7 +212,7 @@ class RuleLogic:
         return f.not_(f.var(("region", path, 0)))
 
     def field(self, test: FieldTest) -> int:
-        f = self.f
+        f = self.formulas
         kind = self.space.kind(test.path)
         if kind == "unknown":  # a field the case schema lacks: never in a valid case
             return TRUE if test.op == "absent" else FALSE
