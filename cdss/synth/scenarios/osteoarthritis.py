@@ -34,9 +34,7 @@ def knee_osteoarthritis(d: Draw, primary: bool) -> None:
                              ("subchondral_cysts", 0.15), ("effusion", 0.1)))
             d.study("xray_knee", found)
             kl = d.between(1, 4) if found else 0
-        if d.chance(0.6):
-            grades = (0, 1) if kl < 1 else (1, 4)  # a normal film is graded 0-1
-            d.case["imaging"]["xray_knee"].setdefault("kl_grade", d.near("imaging.xray_knee.kl_grade", *grades, kl))
+        _kl_grade(d, "xray_knee", kl)
     if d.chance(0.05):
         d.study("mri_knee", d.sites((("cartilage_loss", 0.7), ("meniscal_tear", 0.4), ("bone_marrow_edema", 0.3),
                                      ("effusion", 0.2))))
@@ -55,6 +53,13 @@ def _wear_pattern(d: Draw, p_stiffness: float) -> None:
         d.stiffness(p_stiffness, 0, 30)
     else:
         d.stiffness(1.0, 35, 90)
+
+
+def _kl_grade(d: Draw, study: str, kl: int) -> None:
+    """Now and then the film's Kellgren-Lawrence grade: 0-1 for a normal film, else 1-4."""
+    if d.chance(0.6):
+        grades = (0, 1) if kl < 1 else (1, 4)
+        d.case["imaging"][study].setdefault("kl_grade", d.near(f"imaging.{study}.kl_grade", *grades, kl))
 
 
 def hip_osteoarthritis(d: Draw, primary: bool) -> None:
@@ -89,9 +94,7 @@ def hip_osteoarthritis(d: Draw, primary: bool) -> None:
             if d.chance(0.7):
                 d.study("xray_pelvis", [f for f in found if f != "subchondral_cysts"])
             kl = d.between(1, 4) if found else 0
-        if d.chance(0.6):
-            grades = (0, 1) if kl < 1 else (1, 4)  # a normal film is graded 0-1
-            d.case["imaging"]["xray_hip"].setdefault("kl_grade", d.near("imaging.xray_hip.kl_grade", *grades, kl))
+        _kl_grade(d, "xray_hip", kl)
     if d.chance(0.04):
         d.study("mri_hip", d.sites((("cartilage_loss", 0.8), ("bone_marrow_edema", 0.3), ("effusion", 0.2))))
     if d.chance(0.1):
