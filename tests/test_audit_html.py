@@ -74,6 +74,7 @@ def test_page_is_self_contained(page):
     assert 'id="pathway-chart"' in text and 'id="heatmap"' in text and 'id="findings"' in text
 
 
+@pytest.mark.slow
 def test_browser_shows_the_chart_the_heatmap_and_the_findings(page, tmp_path):
     report, path = page
     probe = tmp_path / "probe.html"
@@ -100,6 +101,7 @@ def test_browser_shows_the_chart_the_heatmap_and_the_findings(page, tmp_path):
     assert shown["findingRows"] == len(report.findings) and shown["findings"][1] > 100
 
 
+@pytest.mark.slow
 def test_screenshot(page, tmp_path):
     _, path = page
     shot = tmp_path / "audit.png"

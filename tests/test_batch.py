@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from cdss.batch import worker as batchwork
@@ -133,6 +134,7 @@ def test_resume_drops_a_torn_line_and_ends_byte_identical(tmp_path):
         assert f"inputs: 120, results: 120, errors: 0{suffix}\n" in result.output
 
 
+@pytest.mark.slow
 def test_resume_after_kill_9(tmp_path):
     source = jsonl(tmp_path / "many.jsonl", [case(i) for i in range(3000)])
     full = tmp_path / "full.jsonl"
@@ -151,6 +153,7 @@ def test_resume_after_kill_9(tmp_path):
     assert out.read_bytes() == full.read_bytes()
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_mid_case_becomes_that_cases_error_record(tmp_path, monkeypatch):
     """durable-rules can segfault; the worker process dies, the pool is rebuilt and the run goes on."""
     real = batchwork.process

@@ -10,6 +10,8 @@ from click.testing import CliRunner
 from cdss.cli import main
 from tests.helpers.paths import CASES
 
+pytestmark = pytest.mark.slow
+
 distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
 
 

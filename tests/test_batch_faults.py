@@ -11,7 +11,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.test_batch import case, jsonl
+
+pytestmark = pytest.mark.slow
 
 
 def command(source, out, *extra):

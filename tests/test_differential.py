@@ -314,6 +314,7 @@ def test_oracle_meets_every_shipped_expectation():
         assert not diffs, f"{path}: " + "; ".join(diffs)
 
 
+@pytest.mark.slow
 @settings(max_examples=EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 @given(data=generated_cases())
@@ -322,6 +323,7 @@ def test_engine_agrees_with_oracle_on_generated_cases(data):
     assert problem is None, problem
 
 
+@pytest.mark.slow
 def test_engine_agrees_with_oracle_on_synthetic_cases():
     failures, fired = [], set()
     for data in synth.generate(EXAMPLES, seed=SYNTH_SEED):

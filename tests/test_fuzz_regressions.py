@@ -38,6 +38,7 @@ JSONISH = st.recursive(st.none() | st.booleans() | st.integers(-10**20, 10**20) 
                        max_leaves=20)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=300) | st.builds(lambda i, b: SEED[:i].encode() + b + SEED[i:].encode(),
                                            st.integers(0, len(SEED)), st.binary(max_size=8)))
@@ -45,6 +46,7 @@ def test_any_bytes_load_or_are_refused(kb, data):
     load_or_refuse(data, kb)
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(JSONISH, st.sampled_from(["patient", "pain", "labs", "imaging", "treatments", "expected", "joints"]))
 def test_any_json_in_any_section_loads_or_is_refused(kb, value, section):

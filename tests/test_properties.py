@@ -37,6 +37,7 @@ def result_of(data: dict) -> str:
 
 # ---------------------------------------------------------------- no exception, schema-valid, same bytes
 
+@pytest.mark.slow
 @settings(max_examples=300, **SETTINGS)
 @given(data=generated_cases())
 def test_every_valid_case_gives_a_valid_result_and_the_same_bytes_twice(data):
@@ -76,12 +77,14 @@ def other_process():
     worker.wait(timeout=30)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, **SETTINGS)
 @given(data=generated_cases())
 def test_another_process_gives_the_same_bytes(other_process, data):
     assert other_process(data) == result_of(data)
 
 
+@pytest.mark.slow
 def test_another_process_gives_the_same_bytes_on_shipped_and_synthetic_cases(other_process):
     sample = [json.loads(p.read_text(encoding="utf-8")) for p in case_paths()[::5]]
     sample += list(synth.generate(100, seed=77))
@@ -140,6 +143,7 @@ def test_unrelated_fields_are_found():
     assert "spa_features.uveitis" in UNRELATED and len(UNRELATED) >= 20
 
 
+@pytest.mark.slow
 @settings(max_examples=200, **SETTINGS)
 @given(pair=case_and_unrelated_change())
 def test_an_unrelated_field_never_changes_the_red_flags(pair):
@@ -165,6 +169,7 @@ def red_flag_actions_first(result: dict) -> list[str]:
     return problems
 
 
+@pytest.mark.slow
 @settings(max_examples=400, **SETTINGS)
 @given(data=generated_cases())
 def test_red_flag_actions_come_first_and_no_forbidden_conflict(data):
@@ -173,6 +178,7 @@ def test_red_flag_actions_come_first_and_no_forbidden_conflict(data):
     assert not problems, "\n".join(problems) + "\n" + json.dumps(data)
 
 
+@pytest.mark.slow
 def test_properties_hold_on_synthetic_cases():
     """The same two checks on a plain synthetic stream, which reaches the deep ladders more often."""
     for data in synth.generate(500, seed=99):

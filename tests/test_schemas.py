@@ -69,6 +69,7 @@ def _mutations(case: dict):
         yield changed
 
 
+@pytest.mark.slow
 def test_the_fast_validator_agrees_with_jsonschema():
     """The product validates with fastjsonschema first (speed) and explains with jsonschema (2020-12, the
     authority): the two must agree on every verdict."""

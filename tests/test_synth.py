@@ -128,11 +128,13 @@ def test_cli_edges():
 
 # ------------------------------------------------------------------------------------ contract and mix
 
+@pytest.mark.slow
 def test_every_case_is_valid_and_evaluates(mix):
     assert len(mix) == MIX_SIZE
     assert all(result.status == "ok" for _, result in mix)
 
 
+@pytest.mark.slow
 @pytest.mark.xfail(strict=True, reason="knowledge base 0.2 in progress: the revised contract's new codes are not all produced yet; strict, so this fails (XPASS) the moment they are, and the mark must go")
 def test_the_mix_reaches_every_condition_and_red_flag(mix):
     vocabulary = resources.vocabulary()
@@ -146,6 +148,7 @@ def test_the_mix_reaches_every_condition_and_red_flag(mix):
     assert conditions["knee_osteoarthritis"] > conditions["rheumatoid_arthritis"] * 5
 
 
+@pytest.mark.slow
 def test_red_flags_at_a_plausible_rate(mix):
     flagged = sum(1 for _, r in mix if r.red_flags)
     assert 0.01 * MIX_SIZE <= flagged <= 0.10 * MIX_SIZE, flagged
@@ -153,6 +156,7 @@ def test_red_flags_at_a_plausible_rate(mix):
     assert 0 < children <= 0.02 * MIX_SIZE
 
 
+@pytest.mark.slow
 def test_records_are_partial_as_real_ones_are(mix):
     datas = [data for data, _ in mix]
     share = lambda pred: sum(1 for d in datas if pred(d)) / len(datas)  # noqa: E731
@@ -166,6 +170,7 @@ def test_records_are_partial_as_real_ones_are(mix):
     assert not any("normal" in s["findings"] and len(s["findings"]) > 1 for s in studies)
 
 
+@pytest.mark.slow
 def test_treatment_histories_hold_failed_running_and_good_trials(mix):
     trials = [t for data, _ in mix for t in data.get("treatments", ())]
     failed = [t for t in trials if t["weeks"] >= 4 and t["response"] in ("none", "partial")]
@@ -193,6 +198,7 @@ def field_values(datas, path: str) -> collections.Counter:
     return found
 
 
+@pytest.mark.slow
 def test_values_sit_on_both_sides_of_the_thresholds(mix):
     datas = [data for data, _ in mix]
     ages = field_values(datas, "patient.age_years")
