@@ -10,7 +10,7 @@ import random
 from bisect import bisect
 
 from cdss.synth.tables import (HIP_SITES, KNEE_SITES, NEAR_MISS, NEAR_MISS_PROBABILITY, NEAR_MISS_PROBABILITY_FOR,
-                               QUALITY_OF_LIFE, RELATIVE_NEAR_MISS, SIDES, cumulative)
+                               PROSTHESES, QUALITY_OF_LIFE, RELATIVE_NEAR_MISS, SIDES, cumulative)
 
 _NEAR_RATE = NEAR_MISS_PROBABILITY_FOR
 _QUALITY_OF_LIFE = cumulative(QUALITY_OF_LIFE)
@@ -235,21 +235,36 @@ class Draw:
         weeks = block.get("duration_weeks") if block is not None else None
         return 10**6 if weeks is None else weeks
 
-    def labs(self, inflamed: bool, p_esr: float = 0.7) -> None:
-        """CRP and (often) ESR, raised or not, now and then exactly at their limit."""
+    def labs(self, inflamed: bool, p_esr: float = 0.7, infection: bool = False, p_wbc: float = 0.5) -> None:
+        """CRP, (often) ESR and (sometimes) the white cell count, raised or not, now and then exactly at a
+        limit: the lab's upper limit, or a fixed threshold (CRP 10 and 50, WBC 11 and 12, ESR 40). An
+        `infection` draws the high CRP and leucocytosis of a bacterial infection."""
         if self.has("labs", "crp_mg_l"):
             return
         labs = self.case.setdefault("labs", {})
         if self.rand() < 0.25:
             labs["crp_uln_mg_l"] = self.pick((3, 5, 8, 10))
         limit = labs.get("crp_uln_mg_l", 5)
-        crp = self.uniform(limit + 1, limit * 12) if inflamed else self.uniform(0.2, limit)
+        if infection:
+            low, high = 20, 320
+        elif inflamed:
+            low, high = limit + 1, limit * 12
+        else:
+            low, high = 0.2, limit
+        crp = self.uniform(low, high)
         if self.rand() < NEAR_MISS_PROBABILITY:
             crp = round(limit + self.pick(RELATIVE_NEAR_MISS["labs.crp_mg_l"][1]), 1)
+        else:
+            crp = self.near("labs.crp_mg_l", low, high, crp)
         labs["crp_mg_l"] = crp
-        if self.rand() < 0.5:
-            usual = self.uniform(11.5, 22) if inflamed else self.uniform(4, 10.5)
-            labs["wbc_10e9_l"] = self.near("labs.wbc_10e9_l", 2, 30, usual)
+        if self.rand() < (0.9 if infection else p_wbc):
+            if infection:
+                usual, high = self.uniform(9, 24), 30
+            elif inflamed:
+                usual, high = self.uniform(7, 13), 15
+            else:
+                usual, high = self.uniform(4, 10.5), 11.1
+            labs["wbc_10e9_l"] = self.near("labs.wbc_10e9_l", 2, high, usual)
         if self.rand() < p_esr:
             if self.rand() < 0.2:
                 labs["esr_uln_mm_h"] = self.pick((15, 20, 25, 30))
@@ -258,7 +273,43 @@ class Draw:
             else:
                 limit = self.age / 2 if self.case["patient"].get("sex") == "male" else (self.age + 10) / 2
             base = math.floor(limit)
-            esr = self.between(base + 2, base * 3 + 20) if inflamed else self.between(1, max(1, base))
+            if inflamed or infection:
+                low, high = base + 2, base * 3 + 20 + (40 if infection else 0)
+            else:
+                low, high = 1, max(1, base)
+            esr = self.between(low, high)
             if self.rand() < NEAR_MISS_PROBABILITY:
                 esr = base + self.pick(RELATIVE_NEAR_MISS["labs.esr_mm_h"][1])
+            else:
+                esr = self.near("labs.esr_mm_h", low, high, esr)
             labs["esr_mm_h"] = esr
+
+    def temperature(self, febrile: bool, p_tick: float = 0.4) -> None:
+        """A measured temperature, febrile or not (now and then at a threshold), and sometimes the fever
+        tick that goes with it; nothing when the record already says."""
+        if self.has("systemic", "temperature_c") or self.has("systemic", "fever"):
+            return
+        if febrile:
+            value = self.near("systemic.temperature_c", 37.9, 41, self.uniform(38.0, 39.9))
+        else:
+            value = self.near("systemic.temperature_c", 35.5, 38.0, self.uniform(36.2, 37.7))
+        self.put("systemic", "temperature_c", value)
+        self.maybe("systemic", "fever", p_tick, value >= 38.0)
+
+    def prosthesis(self, joint: str, side: str) -> None:
+        """A joint replacement of `joint` on `side` (both: each side), in the per-side list; nothing when the
+        record already says there is none."""
+        joints = self.case.setdefault("joints", {})
+        have = joints.get("prostheses")
+        if joints.get("prosthetic_joint") is False or have == []:
+            return
+        have = joints.setdefault("prostheses", [])
+        for one in (("left", "right") if side == "both" else (side,)):
+            code = f"{joint}_{one}"
+            if code not in have:
+                have.append(code)
+        have.sort(key=PROSTHESES.index)
+
+    def no_fall(self, p_recorded: float) -> None:
+        """No recent trauma, recorded as such with p_recorded (absent also means no fall)."""
+        self.maybe("trauma", "recent", p_recorded, "none")

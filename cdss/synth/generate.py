@@ -59,8 +59,10 @@ def case_seed(seed: int, index: int) -> int:
     return (seed << 64) | index
 
 
-def make_case(seed: int, index: int, rng: random.Random | None = None) -> dict:
-    """Case `index` of the stream `seed`, as a dict in the contract's key order."""
+def make_case(seed: int, index: int, rng: random.Random | None = None, scenario: str | None = None) -> dict:
+    """Case `index` of the stream `seed`, as a dict in the contract's key order. `scenario` names the primary
+    picture instead of drawing it (a stream of one pathway's cases, for tests and coverage hunts; the mix's
+    second pictures still join it)."""
     if not 0 <= seed <= MAX_SEED:
         raise ValueError(f"seed must be from 0 to {MAX_SEED} (got {seed})")
     if not 0 <= index < 2**64:
@@ -69,6 +71,10 @@ def make_case(seed: int, index: int, rng: random.Random | None = None) -> dict:
     rng.seed(case_seed(seed, index))
     d = Draw(rng, f"syn-{seed}-{index:07d}")
     primary = d.weighted(_PRIMARY)
+    if scenario is not None:
+        if scenario not in SCENARIOS:
+            raise ValueError(f"no scenario {scenario!r} (known: {', '.join(sorted(SCENARIOS))})")
+        primary = scenario
     SCENARIOS[primary](d, True)
     second = _SECOND.get(primary)
     if second is not None and d.rand() < second[0]:

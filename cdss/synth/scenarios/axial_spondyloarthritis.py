@@ -27,7 +27,7 @@ def axial_spondyloarthritis(d: Draw, primary: bool) -> None:
     d.hip(side, d.sites((("groin", 0.5), ("buttock", 0.6))))
     if d.chance(0.3):
         d.knee(side, ["diffuse"] if d.chance(0.5) else [])
-    d.pain_course((1, 260, 1040), p_duration=0.5, onset=("gradual",))
+    d.pain_course((1, 260, 1040), p_duration=0.85, onset=("gradual",))
     d.maybe("labs", "hla_b27", 0.45, "positive" if d.chance(0.75) else "negative")
     if d.chance(0.5):
         d.labs(d.chance(0.5))

@@ -12,6 +12,7 @@ def iliotibial_band(d: Draw, primary: bool) -> None:
     d.knee(d.pick(("left", "right")), ["lateral"] + d.sites((("anterior", 0.1),)))
     d.pain_course((1, 40, 156), onset=("gradual", "sudden"), severity=(2, 7))
     d.flag("pain", "worse_with_running_or_cycling", 0.7, 0.9)
+    d.flag("risk_factors", "high_load_training", 0.3, 0.4)
     d.flag("pain", "activity_related", 0.6, 0.9)
     d.flag("exam", "lateral_femoral_epicondyle_tenderness", 0.7, 0.8)
     d.maybe("exam", "noble_test", 0.4, "positive" if d.chance(0.7) else "negative")

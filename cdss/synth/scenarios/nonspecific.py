@@ -13,13 +13,14 @@ def nonspecific(d: Draw, primary: bool) -> None:
     u = d.rand()
     if u < 0.5:
         d.knee(d.side(), d.sites((("anterior", 0.6), ("diffuse", 0.3))))
+        d.flag("joints", "knee_locking", 0.15, 0.15)
     elif u < 0.8:
         d.hip(d.side(), d.sites((("buttock", 0.3), ("groin", 0.2), ("thigh", 0.2))))
     else:
         side = d.side()
         d.hip(side, [])
         d.knee(side, [])
-    d.pain_course((0, 26, 260), p_duration=0.7, onset=("gradual", "sudden"), severity=(1, 7))
+    d.pain_course((0, 26, 260), p_duration=0.7, onset=("gradual", "gradual", "gradual", "sudden"), severity=(1, 7))
     d.flag("pain", "activity_related", 0.6, 0.7)
     d.stiffness(0.3, 0, 30)
     if d.chance(0.06):

@@ -24,7 +24,7 @@ def osteonecrosis(d: Draw, primary: bool) -> None:
         d.patient(18, 42, 75, 0.4, 25)
     d.hip(d.pick(("left", "right", "left", "right", "both", "both")),
           d.sites((("groin", 0.8), ("thigh", 0.3), ("buttock", 0.1))) if d.chance(0.8) else [])
-    d.pain_course((1, 40, 260), onset=("gradual", "sudden"), severity=(4, 9))
+    d.pain_course((1, 40, 260), onset=("gradual", "gradual", "sudden"), severity=(4, 9))
     d.maybe("trauma", "recent", 0.4, "none")
     d.flag("pain", "activity_related", 0.6, 0.8)
     d.flag("pain", "night_pain", 0.4, 0.4)
@@ -57,7 +57,8 @@ def osteonecrosis(d: Draw, primary: bool) -> None:
         if d.chance(0.6):
             extra["arco_stage"] = d.pick(("I", "II", "II"))
         if d.chance(0.4):
-            extra["head_involvement_percent"] = d.between(5, 60)
+            extra["head_involvement_percent"] = d.near("imaging.mri_hip.head_involvement_percent", 5, 60,
+                                                       d.between(5, 60))
         d.study("mri_hip", ["avn"] + (["bone_marrow_edema"] if d.chance(0.5) else []), **extra)
     elif u < 0.86:
         extra = {}

@@ -29,6 +29,9 @@ def rheumatoid_arthritis(d: Draw, primary: bool) -> None:
     d.flag("pain", "activity_related", 0.3, 0.3)
     d.flag("joints", "knee_effusion", 0.4, 0.5)
     d.flag("systemic", "fatigue", 0.4, 0.7)
+    d.flag("systemic", "known_rheumatoid_arthritis", 0.3, 0.3)
+    if d.age >= 50:
+        d.flag("pain", "shoulder_girdle_pain", 0.2, 0.3)  # late-onset RA can look like polymyalgia
     if d.chance(0.6):
         serology = ("negative", "low_positive", "high_positive", "high_positive")
         d.maybe("labs", "rf", 0.7, d.pick(serology))
