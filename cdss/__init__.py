@@ -8,6 +8,7 @@ The public facade::
     knowledge = cdss.load_knowledge()              # the shipped rules, or load_knowledge("my/rules")
     case = cdss.read_case("case.json")             # or cdss.case_from_dict({...})
     result = cdss.evaluate(case, knowledge)        # a frozen Result; result.to_dict("nl") for Dutch
+    result = cdss.evaluate(case, knowledge, engine="direct")  # the same bytes without durable-rules
 
 Names load lazily, so that `import cdss` (and every `cdss` command) pays only for what it uses.
 """

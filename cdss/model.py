@@ -206,6 +206,9 @@ class Result:
     warnings: tuple[Warning, ...] = ()
     trace: tuple[TraceEntry, ...] = ()
     status: str = "ok"
+    # The engine that evaluated the case (durable | direct). Not part of the result's JSON, which is the
+    # same byte for byte whichever engine made it; batch and audit summaries name the engine instead.
+    engine: str = field(default="durable", eq=False)
 
     def to_dict(self, lang: str = "en") -> dict:
         return {

@@ -49,7 +49,8 @@ def test_one_state_serves_every_case_and_is_empty_after_each(chain_kb):
     for number in range(1100):
         result = evaluator.evaluate(make_case(id=f"c{number}", pain={"hip": "left" if number % 2 else "right"}))
         assert ("t.chain2" in fired(result)) == bool(number % 2)
-        assert evaluator.host.get_facts(evaluator.ruleset, Evaluator.SID) == []
+        for ruleset in evaluator.rulesets:
+            assert evaluator.host.get_facts(ruleset.name, Evaluator.SID) == []
     assert evaluator.abandoned_hosts == 0
 
 
@@ -74,7 +75,7 @@ def test_a_case_that_fires_no_rule_is_safe(tmp_path):
 
 def test_a_fact_left_behind_is_a_fault_and_a_fresh_host_takes_over(chain_kb, monkeypatch):
     evaluator = Evaluator(chain_kb)
-    monkeypatch.setattr(evaluator, "_retract", lambda facts: None)
+    monkeypatch.setattr(evaluator, "_retract", lambda ruleset, facts: None)
     with pytest.raises(EngineFault, match="facts were left in durable-rules"):
         evaluator.evaluate(make_case(pain={"hip": "left"}))
     assert evaluator.abandoned_hosts == 1
@@ -89,10 +90,10 @@ def test_a_failing_action_is_a_fault_not_silence_and_the_next_case_runs(chain_kb
     evaluator = Evaluator(chain_kb)
     original = evaluator._fire
 
-    def broken(run, rule_):
+    def broken(run, rule_, *rest):
         if rule_.id == "t.chain":
             raise ZeroDivisionError("boom")
-        return original(run, rule_)
+        return original(run, rule_, *rest)
 
     monkeypatch.setattr(evaluator, "_fire", broken)
     with pytest.raises(EngineFault, match="ZeroDivisionError: boom"):
@@ -106,7 +107,7 @@ def test_a_repeated_fact_is_a_fault_and_the_engine_survives(chain_kb, monkeypatc
     """Traps 2 and 9: MessageObserved (a repeated fact, or a 32-bit hash collision) becomes an EngineFault."""
     evaluator = Evaluator(chain_kb)
     original = evaluator._case_facts
-    monkeypatch.setattr(evaluator, "_case_facts", lambda run: original(run) * 2)
+    monkeypatch.setattr(evaluator, "_case_facts", lambda run: {k: v * 2 for k, v in original(run).items()})
     with pytest.raises(EngineFault, match="MessageObserved"):
         evaluator.evaluate(make_case(pain={"hip": "left"}))
     # Deleting a state after a refused assert aborts the process: the Host is abandoned and rebuilt.
@@ -116,15 +117,28 @@ def test_a_repeated_fact_is_a_fault_and_the_engine_survives(chain_kb, monkeypatc
 
 
 def test_a_case_with_no_pushed_fields_never_asserts_an_empty_batch(tmp_path, monkeypatch):
-    """Trap 3: assert_facts([]) segfaults; a case with nothing to assert skips the call and still runs."""
-    kb = load_knowledge(folder(tmp_path, [rule("t.none", {"field": "imaging.xray_hip", "absent": True}, [warn("x")])]))
+    """Trap 3: assert_facts([]) segfaults; a ruleset with nothing to assert skips the call and the case
+    still runs (here the absence rule is woken by its partition's token alone)."""
+    kb = load_knowledge(folder(tmp_path, [rule("t.none", {"field": "imaging.xray_hip", "absent": True}, [warn("x")]),
+                                          rule("t.some", {"field": "imaging.xray_knee", "present": True}, [warn("y")])]))
     evaluator = Evaluator(kb)
     batches = []
     real = evaluator._assert
-    monkeypatch.setattr(evaluator, "_assert", lambda facts, batch: (batch and batches.append(facts)) or real(facts, batch))
+    monkeypatch.setattr(evaluator, "_assert", lambda ruleset, facts, batch, step:
+                        (batch and batches.append(facts)) or real(ruleset, facts, batch, step))
     result = evaluator.evaluate(make_case())
-    assert batches == []
+    assert batches == ['[{"sid":"case","id":"p","t":"phase","k":0}]']
     assert fired(result) == ["t.none"]
+    (tmp_path / "present").mkdir()
+    kb = load_knowledge(folder(tmp_path / "present", [rule("t.some", {"field": "pain.hip", "eq": "left"},
+                                                           [warn("y")])]))
+    evaluator = Evaluator(kb)
+    second = evaluator._assert
+    monkeypatch.setattr(evaluator, "_assert", lambda ruleset, facts, batch, step:
+                        (batch and batches.append(facts)) or second(ruleset, facts, batch, step))
+    batches.clear()
+    assert fired(evaluator.evaluate(make_case())) == []
+    assert batches == []
 
 
 def test_durable_rules_never_runs_an_action_itself(chain_kb):
@@ -181,7 +195,7 @@ def test_many_thresholds_on_one_field_stay_below_the_alpha_limit(tmp_path):
 
 def test_a_rule_of_only_absences_fires_once(tmp_path):
     """Trap 10: a pattern made only of $nex matches the state fact and fires forever; every compiled rule
-    starts with its stratum's phase token, so it fires once."""
+    starts with a positive pattern, here its partition's token (the only rule that needs one), so it fires once."""
     kb = load_knowledge(folder(tmp_path, [rule("t.none", {"field": "imaging.xray_hip", "absent": True}, [warn("x")])]))
     result = Evaluator(kb).evaluate(make_case())
     assert fired(result) == ["t.none"]
@@ -196,8 +210,8 @@ def test_cross_field_comparisons_stay_out_of_patterns(tmp_path):
     ]))
     program = compile_knowledge(kb)
     for item in program.compiled:
-        # the phase token, and only that the compared field is present: no value comparison in a pattern
-        assert [pattern for _, pattern in item.patterns[1:]] == [{"$and": [{"t": "obs"}, {"k": "labs.crp_mg_l"}]}]
+        # only that the compared field is present: no value comparison in a pattern
+        assert [pattern for _, pattern in item.variants[0]] == [{"$and": [{"t": "obs"}, {"k": "labs.crp_mg_l"}]}]
     result = Evaluator(kb).evaluate(make_case(labs={"crp_mg_l": 12, "crp_uln_mg_l": 10}))
     assert [w.code for w in result.warnings] == ["high"]
 
@@ -205,7 +219,7 @@ def test_cross_field_comparisons_stay_out_of_patterns(tmp_path):
 def test_two_evaluators_in_one_process_each_get_fresh_definitions(chain_kb):
     """Trap 12: register_rulesets consumes `run` from the dicts; each Host gets its own definition."""
     first, second = Evaluator(chain_kb), Evaluator(chain_kb)
-    assert first.ruleset != second.ruleset
+    assert {r.name for r in first.rulesets}.isdisjoint(r.name for r in second.rulesets)
     for evaluator in (first, second):
         assert "t.chain2" in fired(evaluator.evaluate(make_case(pain={"hip": "left"})))
 

@@ -183,7 +183,8 @@ class Profiles:
                    for ctx in self.contexts.values())
 
 
-def measure(paths: list[str], contexts: dict[str, AuditContext] | AuditContext, jobs: int = 1) -> Coverage:
+def measure(paths: list[str], contexts: dict[str, AuditContext] | AuditContext, jobs: int = 1,
+            engine: str = "durable") -> Coverage:
     """Run every case of the corpus, in the profile its expectations name, and gather what it reached
     (compiled case validation for the run: jsonschema still decides and explains every case the fast
     check refuses)."""
@@ -192,7 +193,7 @@ def measure(paths: list[str], contexts: dict[str, AuditContext] | AuditContext, 
     was_fast = cases._FAST["on"]  # noqa: SLF001 - restored below, so that callers see no change
     cases.use_fast_validation()
     try:
-        return _measure(paths, contexts, jobs)
+        return _measure(paths, contexts, jobs, engine)
     finally:
         cases._FAST["on"] = was_fast  # noqa: SLF001
 
@@ -220,9 +221,9 @@ class CaseRecord:
 class _Recorder:
     """Evaluates one case and reads off its CaseRecord; one per process (the audit's, or a worker's)."""
 
-    def __init__(self, ctx: AuditContext):
+    def __init__(self, ctx: AuditContext, engine: str = "durable"):
         self.ctx = ctx
-        self.evaluator = evaluator_for(ctx.kb)
+        self.evaluator = evaluator_for(ctx.kb, engine)
         self.when = {rule.id: rule.when for rule in ctx.rules}
         self.branch_index = {rule.id: {id(node): i for i, node in enumerate(positive_alternatives(rule.when))}
                              for rule in ctx.rules}
@@ -234,7 +235,7 @@ class _Recorder:
             run = self.evaluator.run(case)
         except EngineFault as error:
             return CaseRecord(folder, where, f"engine fault: {error}")
-        result = policies.build_result(run, self.ctx.kb, self.evaluator.stratum_of)
+        result = policies.build_result(run, self.ctx.kb, self.evaluator.stratum_of, engine=self.evaluator.engine)
         reasons = []
         for rule_id in run.fired:
             if rule_id in self.when:
@@ -254,8 +255,8 @@ class _Recorder:
 class _Recorders:
     """One recorder per guideline profile; a case goes to the profile its expectations name."""
 
-    def __init__(self, contexts: dict[str, AuditContext]):
-        self.by_profile = {profile: _Recorder(ctx) for profile, ctx in contexts.items()}
+    def __init__(self, contexts: dict[str, AuditContext], engine: str = "durable"):
+        self.by_profile = {profile: _Recorder(ctx, engine) for profile, ctx in contexts.items()}
 
     def record(self, folder: str, where: str, case) -> CaseRecord:
         if isinstance(case, (CaseError, str)):
@@ -270,11 +271,10 @@ class _Recorders:
 _WORKER: dict = {}
 
 
-def _start_worker(contexts: dict[str, AuditContext]) -> None:
-    from cdss.engine import durable as engine
-    engine._evaluators.clear()  # noqa: SLF001 - a fresh durable-rules host of the worker's own, not the parent's
+def _start_worker(contexts: dict[str, AuditContext], engine: str) -> None:
+    # The process's evaluators are kept per process (cdss.engine.EVALUATORS): a forked worker builds its own.
     cases.use_fast_validation()
-    _WORKER["recorder"] = _Recorders(contexts)
+    _WORKER["recorder"] = _Recorders(contexts, engine)
 
 
 def _record_chunk(chunk: list) -> list[CaseRecord]:
@@ -282,11 +282,11 @@ def _record_chunk(chunk: list) -> list[CaseRecord]:
     return [recorder.record(*item) for item in chunk]
 
 
-def _records(paths: list[str], contexts: dict[str, AuditContext], jobs: int) -> Iterator[CaseRecord]:
+def _records(paths: list[str], contexts: dict[str, AuditContext], jobs: int, engine: str) -> Iterator[CaseRecord]:
     """Every case's record in corpus order: in this process, or in a pool of `jobs` worker processes
     through a bounded window (so a corpus of any size streams), like `cdss batch`."""
     if jobs <= 1:
-        recorder = _Recorders(contexts)
+        recorder = _Recorders(contexts, engine)
         for item in corpus(paths):
             yield recorder.record(*item)
         return
@@ -298,7 +298,7 @@ def _records(paths: list[str], contexts: dict[str, AuditContext], jobs: int) -> 
     items = ((f, w, str(c) if isinstance(c, CaseError) else c) for f, w, c in corpus(paths))
     pending = inputs.chunks(items, 64)
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(contexts,)) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(contexts, engine)) as pool:
         window: deque = deque()
         while True:
             while len(window) < 4 * jobs and (chunk := next(pending, None)):
@@ -313,7 +313,7 @@ def _records(paths: list[str], contexts: dict[str, AuditContext], jobs: int) -> 
                                 f"{chunk[-1][1]}; run `cdss batch` on them to find the case that kills it") from None
 
 
-def _measure(paths: list[str], contexts: dict[str, AuditContext], jobs: int) -> Coverage:
+def _measure(paths: list[str], contexts: dict[str, AuditContext], jobs: int, engine: str) -> Coverage:
     started = time.perf_counter()
     ctx = Profiles(contexts)
     cov = Coverage([str(p) for p in paths])
@@ -331,7 +331,7 @@ def _measure(paths: list[str], contexts: dict[str, AuditContext], jobs: int) -> 
     expected_broken: list[tuple[str, str]] = []
     folders: list[str] = []
     reached: dict[str, Counter] = {}
-    for record in _records(paths, contexts, jobs):
+    for record in _records(paths, contexts, jobs, engine):
         if record.error is not None:
             cov.case_errors.append((record.where, record.error))
             continue

@@ -171,7 +171,7 @@ def _combine(reports: list[AuditReport]) -> AuditReport:
 
 def audit_coverage(paths: list[str], rules_dir: str | Path | None = None,
                    cases_dir: str | Path | None = DEFAULT_CASES_DIR, fail_under: float | None = None,
-                   jobs: int = 1, profiles: tuple[str, ...] = PROFILES) -> AuditReport:
+                   jobs: int = 1, profiles: tuple[str, ...] = PROFILES, engine: str = "durable") -> AuditReport:
     """Run the corpus (in `jobs` worker processes), each case in its own profile, measure what it reaches,
     and add the static findings."""
     from cdss.audit.coverage import measure
@@ -182,7 +182,7 @@ def audit_coverage(paths: list[str], rules_dir: str | Path | None = None,
                             "see `cdss audit rules` for the findings")
     report.kind = "coverage"
     report.fail_under = fail_under
-    report.coverage = measure(paths, report.contexts, jobs)
+    report.coverage = measure(paths, report.contexts, jobs, engine)
     report.findings = sorted(report.findings + report.coverage.findings, key=Finding.sort_key)
     report.elapsed_seconds = time.perf_counter() - started
     return report

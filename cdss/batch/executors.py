@@ -26,7 +26,7 @@ class LocalExecutor:
     def _start(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("fork" if sys.platform.startswith("linux") else None)
         return ProcessPoolExecutor(self.jobs, mp_context=context, initializer=init_worker,
-                                   initargs=(self.rules_dir, self.options.profile))
+                                   initargs=(self.rules_dir, self.options.profile, self.options.engine))
 
     def submit(self, items):
         return self._pool.submit(run_items, items, self.options)
@@ -56,7 +56,7 @@ def _run_with_bundle(items, options, bundle):
         for name, content in bundle.items():
             (folder / name).write_bytes(content)
         batchwork._STATE.clear()
-        batchwork.init_worker(str(folder), options.profile)
+        batchwork.init_worker(str(folder), options.profile, options.engine)
         batchwork._STATE["bundle"] = key
     return [batchwork.process(item, batchwork._STATE["kb"], options) for item in items]
 

@@ -44,6 +44,7 @@ class Summary:
     recommendations: Counter = field(factory=Counter)
     ignored_resources: Counter = field(factory=Counter)
     seconds: float = 0.0
+    engine: str = "durable"  # the engine that made every result (results are the same bytes on either)
 
     def add(self, outcome: Outcome) -> None:
         self.cases += 1
@@ -66,7 +67,7 @@ class Summary:
         for (code, status), n in sorted(self.conditions.items()):
             conditions.setdefault(code, {})[status] = n
         return {
-            "cases": self.cases, "ok": self.ok, "errors": self.errors, "duplicate_ids": self.duplicate_ids,
+            "engine": self.engine, "cases": self.cases, "ok": self.ok, "errors": self.errors, "duplicate_ids": self.duplicate_ids,
             "checked": self.checked, "check_failed": self.failed,
             "check_other_profile": dict(sorted(self.other_profile.items())),
             "red_flags": dict(sorted(self.red_flags.items())), "conditions": conditions,
@@ -78,7 +79,8 @@ class Summary:
 
     def text(self) -> str:
         d = self.to_dict()
-        lines = [f"cases {d['cases']}: ok {d['ok']}, errors {d['errors']}, duplicate ids {d['duplicate_ids']}",
+        lines = [f"cases {d['cases']}: ok {d['ok']}, errors {d['errors']}, duplicate ids {d['duplicate_ids']}"
+                 f" (engine {d['engine']})",
                  f"time {d['seconds']} s, {d['cases_per_second']} cases/s"]
         if d["red_flags"]:
             lines.append("red flags: " + ", ".join(f"{k} {v}" for k, v in d["red_flags"].items()))
@@ -215,7 +217,7 @@ def run(settings: Settings, kb) -> int:
     if settings.resume and settings.output is None:
         raise click.UsageError("--resume needs -o FILE: it continues into that file")
     options = settings.options
-    summary, ids = Summary(), IdSet()
+    summary, ids = Summary(engine=options.engine), IdSet()
     source = _source(options)
     items = source.items(settings.paths)
 

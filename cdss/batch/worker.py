@@ -29,6 +29,7 @@ class Options:
     profile: str = "nice"  # the guideline profile whose rules the workers load
     input_format: str = "json"  # json | fhir
     as_of: str | None = None  # FHIR input: the evaluation date (ISO), else each Bundle's timestamp or today
+    engine: str = "durable"  # durable | direct (cdss.engine.ENGINES)
 
 
 @frozen
@@ -52,11 +53,11 @@ class Outcome:
 _STATE: dict = {}
 
 
-def init_worker(rules_dir: str | None, profile: str = "nice") -> None:
+def init_worker(rules_dir: str | None, profile: str = "nice", engine: str = "durable") -> None:
     """Pool initializer: load (for one guideline profile) and compile the rules once per worker process."""
     kb = load_rules(rules_dir, profile=profile)
     from cdss.engine import evaluator_for
-    evaluator_for(kb)
+    evaluator_for(kb, engine)
     cases.use_fast_validation()
     _STATE["kb"] = kb
 
@@ -87,7 +88,7 @@ def process(item: Item, kb, options: Options) -> Outcome:
         else:
             data = cases.decode(item.raw, item.source)
             case = cases.case_from_dict(data, item.source, item.line)
-            result = evaluate(case, kb)
+            result = evaluate(case, kb, engine=options.engine)
     except CaseError as error:
         return _error(item, kb, options, data, error.pointer, error.message)
     except EngineFault as error:
@@ -115,7 +116,7 @@ def _fhir(item: Item, kb, options: Options):
 
     from cdss.fhir import bundles
     mapped = bundles.read(item.raw, item.source, item.line, dt.date.fromisoformat(options.as_of) if options.as_of else None)
-    return mapped.case, bundles.evaluate(mapped, kb), tuple(mapped.ignored.items())
+    return mapped.case, bundles.evaluate(mapped, kb, options.engine), tuple(mapped.ignored.items())
 
 
 def _error(item: Item, kb, options: Options, data, pointer: str, message: str) -> Outcome:

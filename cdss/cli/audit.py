@@ -12,8 +12,8 @@ from pathlib import Path
 import click
 
 from cdss import audit
-from cdss.cli.options import (AUDIT_PROFILE, EXIT_CODES, JOBS, PROFILES, RULES, check_verbosity, existing_paths,
-                              jobs_or_cores, verbosity)
+from cdss.cli.options import (AUDIT_PROFILE, ENGINE, EXIT_CODES, JOBS, PROFILES, RULES, check_verbosity,
+                              existing_paths, jobs_or_cores, verbosity)
 
 CASES_DIR = click.option("--cases", "cases_dir", type=click.Path(file_okay=False, path_type=Path),
                          default=audit.DEFAULT_CASES_DIR, show_default=True,
@@ -78,8 +78,9 @@ def audit_rules_command(rules_dir, cases_dir, fmt, html_path, fail_on, quiet, ve
               help="Fail when fewer than PCT% of the rules have a case that fires them and a near miss.")
 @JOBS
 @AUDIT_PROFILE
+@ENGINE
 def audit_coverage_command(paths, rules_dir, cases_dir, fmt, html_path, fail_on, quiet, verbose, fail_under, jobs,
-                           profile) -> None:
+                           profile, engine) -> None:
     """Evaluate the cases (files or folders; *.json, *.jsonl) and report what they reach: rules fired,
     branches, statuses per pathway and condition, codes, cases that fell through, and test coverage
     (-v: info findings and every uncovered branch too).
@@ -88,7 +89,7 @@ def audit_coverage_command(paths, rules_dir, cases_dir, fmt, html_path, fail_on,
     check_verbosity(quiet, verbose)
     existing_paths(paths)
     report = audit.audit_coverage(list(paths), rules_dir, cases_dir, fail_under, jobs_or_cores(jobs),
-                                  profiles=(profile,) if profile else PROFILES)
+                                  profiles=(profile,) if profile else PROFILES, engine=engine)
     if report.coverage.cases == 0 and not report.coverage.case_errors:
         if report.coverage.other_profile:
             raise click.ClickException(f"no case under {', '.join(paths)} expects the {profile} profile "

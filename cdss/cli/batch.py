@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from cdss.cli.options import (AS_OF, EXIT_CODES, INPUT, JOBS, LANG, PROFILE, RULES, check_verbosity, jobs_or_cores,
-                              load_rules, verbosity)
+from cdss.cli.options import (AS_OF, ENGINE, EXIT_CODES, INPUT, JOBS, LANG, PROFILE, RULES, check_verbosity,
+                              jobs_or_cores, load_rules, verbosity)
 
 
 @click.command("batch", epilog=EXIT_CODES)
@@ -33,8 +33,9 @@ from cdss.cli.options import (AS_OF, EXIT_CODES, INPUT, JOBS, LANG, PROFILE, RUL
 @PROFILE
 @RULES
 @verbosity
+@ENGINE
 def batch_command(paths, output, fmt, check, jobs, executor, scheduler, resume, summary_path, chunk_size,
-                  input_format, as_of, lang, profile, rules_dir, quiet, verbose) -> None:
+                  input_format, as_of, lang, profile, rules_dir, quiet, verbose, engine) -> None:
     """Evaluate many cases: files, folders (recursively *.json and *.jsonl) and - (JSONL on stdin).
 
     One output line per input case, in input order, whatever the parallelism: a result or an error
@@ -46,10 +47,10 @@ def batch_command(paths, output, fmt, check, jobs, executor, scheduler, resume, 
     from cdss.batch.worker import Options
     if executor == "dask" and not scheduler:
         raise click.UsageError("--executor dask needs --scheduler ADDRESS")
-    kb = load_rules(rules_dir, profile)
+    kb = load_rules(rules_dir, profile, engine)
     settings = batch.Settings(
         paths=list(paths), rules_dir=str(rules_dir) if rules_dir else None, output=output,
-        options=Options(lang=lang, fmt=fmt, check=check, profile=profile, input_format=input_format,
+        options=Options(lang=lang, fmt=fmt, check=check, profile=profile, engine=engine, input_format=input_format,
                         as_of=as_of.date().isoformat() if as_of else None), jobs=jobs_or_cores(jobs),
         executor=executor, scheduler=scheduler, quiet=quiet, verbose=verbose, resume=resume, summary_path=summary_path,
         chunk_size=chunk_size)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from cdss.cli.options import (AS_OF, EXIT_CODES, INPUT, LANG, PROFILE, RULES, check_verbosity, fail, load_rules,
-                              output_format, verbosity)
+from cdss.cli.options import (AS_OF, ENGINE, EXIT_CODES, INPUT, LANG, PROFILE, RULES, check_verbosity, fail,
+                              load_rules, output_format, verbosity)
 from cdss.engine import evaluate
 from cdss.errors import CaseError
 from cdss.io import cases, render
@@ -39,14 +39,15 @@ def _complete_code(ctx, param, incomplete):
 @PROFILE
 @RULES
 @verbosity
+@ENGINE
 def evaluate_command(case_path: str, fmt: str, explain: bool, why_not: str | None, input_format: str, as_of,
-                     lang: str, profile: str, rules_dir: Path | None, quiet: bool, verbose: bool) -> None:
+                     lang: str, profile: str, rules_dir: Path | None, quiet: bool, verbose: bool, engine: str) -> None:
     """Evaluate one case file (or - for standard input); with --input fhir, one FHIR Bundle.
 
     -v adds the rule ids behind each item.
     """
     check_verbosity(quiet, verbose)
-    kb = load_rules(rules_dir, profile)
+    kb = load_rules(rules_dir, profile, engine)
     try:
         if input_format == "fhir":
             from cdss.fhir import bundles
@@ -58,7 +59,7 @@ def evaluate_command(case_path: str, fmt: str, explain: bool, why_not: str | Non
         if fmt == "json":
             click.echo(render.to_json(ErrorResult(None, kb.identity, error.file, error.pointer, error.message), lang))
         fail(str(error))
-    result = bundles.evaluate(mapped, kb) if input_format == "fhir" else evaluate(case, kb)
+    result = bundles.evaluate(mapped, kb, engine) if input_format == "fhir" else evaluate(case, kb, engine=engine)
     if why_not is not None:
         from cdss.cli.colour import for_stdout
         from cdss.cli.why_not import show

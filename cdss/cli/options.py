@@ -133,12 +133,22 @@ def internal_error(error: BaseException) -> NoReturn:
     fail(f"internal error: {type(error).__name__}: {error} (set CDSS_DEBUG=1 for the traceback)", INTERNAL)
 
 
-def load_rules(rules_dir: Path | None, profile: str = "nice"):
-    """The knowledge base of a rule folder (the shipped one by default) for one guideline profile, or exit 1
-    naming the problem."""
+ENGINE = click.option("--engine", type=click.Choice(["durable", "direct"]), default="durable", show_default=True,
+                      help="durable: durable-rules, the reference engine; direct: the same compiled rules "
+                           "evaluated without it (byte-identical results, faster).")
+
+
+def load_rules(rules_dir: Path | None, profile: str = "nice", engine: str = "durable"):
+    """The knowledge base of a rule folder (the shipped one by default) for one guideline profile, compiled
+    and built for `engine` (so a rule base that cannot build is refused here, with the rule that broke
+    it), or exit 1 naming the problem. The built evaluator is the process's own (cdss.engine.EVALUATORS):
+    evaluating reuses it."""
+    from cdss.engine import evaluator_for
     from cdss.kb.loader import load
     try:
-        return load(rules_dir, profile=profile)
+        kb = load(rules_dir, profile=profile)
+        evaluator_for(kb, engine)
+        return kb
     except CdssError as error:
         fail(f"rules: {error}")
 

@@ -1,14 +1,19 @@
-"""Compile a KnowledgeBase into one durable-rules ruleset.
+"""Compile a KnowledgeBase into durable-rules rulesets: strata, pushed patterns, and partitions.
 
-Two ideas keep durable-rules honest here:
+Three ideas keep durable-rules honest here:
 - Strata. durable-rules decides a negated pattern when facts are inserted, so a rule that tests the
   absence of something (under `not`, `any`, `count` or `score`) runs in a stratum after every rule that
-  can assert it. Each stratum is opened by asserting a phase token; every rule's first pattern is its
-  stratum's token. The case's own facts are all asserted before the first token.
+  can assert it. Rulesets of a later stratum receive their facts only once every lower stratum has reached
+  its fixpoint, so no phase token has to gate each rule (a token per stratum, hung on every rule, made
+  every dormant rule cost ~1 us per case and put 210 beta nodes on one alpha node).
 - Pushed tests. A rule's top-level positive tests (a field value, a fact, a condition, a red flag)
   become durable-rules patterns, so the Rete network decides which rules may fire and chaining through
   derived facts is the engine's own. When a rule's action runs, its whole condition is evaluated once
   more on the case's complete knowledge; that check, not the pattern, decides whether it fires.
+- Partitions. durable-rules refuses a ruleset past fixed limits of its C core (cdss/engine/capacity.py).
+  Each stratum's rules are packed, in rule-base order, into as many rulesets as keep every limit under
+  its budget; a derived fact goes to every ruleset of its stratum (and of later strata) that tests it.
+  Only a rule with no positive pattern to wake it gets its partition's token as first pattern.
 """
 
 from __future__ import annotations
@@ -18,65 +23,86 @@ from typing import Callable
 
 from attrs import frozen
 
-from cdss.kb.conditions import Any_, ConditionTest, FactTest, FieldTest, Node, RedFlagTest, TrialTest, references, top_level_tests
+from cdss.engine import capacity
 from cdss.errors import RuleFileError
+from cdss.kb.conditions import Any_, ConditionTest, FactTest, FieldTest, Node, RedFlagTest, TrialTest, references, top_level_tests
 from cdss.kb.fields import field_catalogue
 from cdss.kb.rules import KnowledgeBase, Rule
 
 # durable-rules 2.0.28 limits (shared/notes/durable-rules.md, trap 8): error 303 past 64 alpha tests matched
-# by one fact, a hang past 512 sibling tests. Stay well below both; extra tests stay in the action's check.
+# by one fact. Each value tested costs every fact of its field an alpha test, so past this many distinct
+# tests of one field the extra tests stay in the action's check (exact, and a cost only for the rule
+# itself). The other limits are kept per ruleset by the partitioning (capacity.py).
 MAX_DISTINCT_TESTS_PER_FIELD = 40
-MAX_SIBLINGS = 400
-PUSHABLE_FIELD_OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "present", "absent", "contains", "contains_any")
+SCALAR_PUSHABLE_OPS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "present")
 # A top-level `any` becomes one durable-rules rule per alternative (sharing one action), up to this many.
 MAX_VARIANTS = 12
-PHASE_LAST = False
 NEGATED = "$negated"  # marks a pattern compiled as a durable-rules `alias$not`
+FACT_KINDS = ("obs", "fact", "cond", "flag", "phase", "trial")
 
 
 @frozen
 class CompiledRule:
     rule: Rule
     stratum: int
+    index: int  # the rule's place in the rule base: the engines fire pending rules lowest index first
     variants: tuple  # one ((alias, durable pattern), ...) per durable-rules rule that can wake this rule
+    tokened: bool = False  # some variant has no positive pattern: its partition's token comes first
 
-    @property
-    def patterns(self) -> tuple:
-        return self.variants[0]
+    def names(self) -> list[str]:
+        """The durable-rules rule names of this rule's variants."""
+        return [self.rule.id if number == 0 else f"{self.rule.id}#{number}" for number in range(len(self.variants))]
+
+
+@frozen
+class Partition:
+    """One durable-rules ruleset: consecutive rules of one stratum, and the facts it must be given."""
+
+    name: str
+    stratum: int
+    rules: tuple[CompiledRule, ...]
+    scalar_paths: frozenset[str]
+    list_paths: frozenset[str]
+    refs: frozenset[tuple[str, str]]  # the derived things its patterns test
+    trials: bool
+    tokened: bool
+    usage: capacity.Usage
+
+    def definition(self, action_for: Callable[[Rule], Callable]) -> dict:
+        """A fresh durable-rules ruleset definition (register_rulesets consumes `run`, so build anew each time)."""
+        return _definition(self.rules, action_for)
+
+    def rules_by_name(self) -> dict[str, CompiledRule]:
+        return {name: item for item in self.rules for name in item.names()}
 
 
 @frozen
 class Program:
-    """What the engine needs: rules by stratum, the durable-rules definition, and which case fields and
-    derived things must be asserted as durable-rules facts (the rest are read straight from the case)."""
+    """What the engines need: rules by stratum, the partitions that lay them out for durable-rules, and
+    which case fields and derived things must be asserted as durable-rules facts (the rest are read
+    straight from the case)."""
 
     compiled: tuple[CompiledRule, ...]
     strata: tuple[int, ...]
+    partitions: tuple[Partition, ...]
     scalar_paths: frozenset[str]
     list_paths: frozenset[str]
     pushed_refs: frozenset[tuple[str, str]]
     trials: bool = False  # whether treatment trials are asserted as facts
 
-    def rules_by_action_name(self) -> dict[str, Rule]:
-        """The rule behind each durable-rules rule name (a rule with variants has several names)."""
-        return {(item.rule.id if number == 0 else f"{item.rule.id}#{number}"): item.rule
-                for item in self.compiled for number in range(len(item.variants))}
 
-    def definition(self, action_for: Callable[[Rule], Callable]) -> dict:
-        """A fresh durable-rules ruleset definition (register_rulesets consumes `run`, so build anew each time)."""
-        rules: dict = {}
-        for item in self.compiled:
-            action = action_for(item.rule)
-            for number, patterns in enumerate(item.variants):
-                name = item.rule.id if number == 0 else f"{item.rule.id}#{number}"
-                ordered = list(patterns[1:]) + [patterns[0]] if PHASE_LAST else patterns
-                rules[name] = {"all": [{alias: pattern} for alias, pattern in ordered], "run": action}
-        # Sinks: every fact kind is matched by something, else durable-rules raises MessageNotHandled and
-        # leaves pending activations behind (trap 2). They join with a fact that is never asserted.
-        for kind in ("obs", "fact", "cond", "flag", "phase", "trial"):
-            rules[f"sink.{kind}"] = {"all": [{"x": {"t": kind}}, {"never": {"t": "never_asserted"}}],
-                                     "run": _never}
-        return rules
+def _definition(rules, action_for) -> dict:
+    definition: dict = {}
+    for item in rules:
+        action = action_for(item.rule)
+        for name, patterns in zip(item.names(), item.variants):
+            definition[name] = {"all": [{alias: pattern} for alias, pattern in patterns], "run": action}
+    # Sinks: every fact kind is matched by something, else durable-rules raises MessageNotHandled and
+    # leaves pending activations behind (trap 2). They join with a fact that is never asserted.
+    for kind in FACT_KINDS:
+        definition[f"sink.{kind}"] = {"all": [{"x": {"t": kind}}, {"never": {"t": "never_asserted"}}],
+                                      "run": _never}
+    return definition
 
 
 def _never(c) -> None:  # pragma: no cover - joins with a fact that is never asserted
@@ -102,9 +128,8 @@ def _core_readable(value) -> bool:
 
 def _field_pattern(test: FieldTest) -> dict | None:
     catalogue = field_catalogue()
-    is_list = catalogue[test.path].get("type") == "array"
     op, value = test.op, test.operand
-    if is_list:
+    if catalogue[test.path].get("type") == "array":
         key = test.path + "[]"
         if op == "absent":
             return {NEGATED: _and({"t": "obs"}, {"k": key})}
@@ -113,20 +138,16 @@ def _field_pattern(test: FieldTest) -> dict | None:
         if op == "contains_any":
             return _and({"t": "obs"}, {"k": key}, _one_of("v", value))
         return None
-    if op == "absent":
-        return {NEGATED: _and({"t": "obs"}, {"k": test.path})}
-    if catalogue[test.path].get("type") == "object" or op not in PUSHABLE_FIELD_OPS or op in ("contains", "contains_any"):
-        return None
     base = [{"t": "obs"}, {"k": test.path}]
-    if not isinstance(value, (str, int, float, bool, tuple, type(None))):
+    if op == "absent":
+        # Every case fact a ruleset tests is asserted before any derived fact, so a negated pattern over
+        # case facts is decided on complete knowledge (trap 6 concerns facts asserted later).
+        return {NEGATED: _and(*base)}
+    if catalogue[test.path].get("type") == "object" or op not in SCALAR_PUSHABLE_OPS:
+        return None
+    if op == "present" or not isinstance(value, (str, int, float, bool, tuple, type(None))):
         # Compared with another field (trap 11: no cross-fact comparisons in patterns): push only that
         # this field is present, a necessary condition; the action's check compares.
-        return _and(*base)
-    if op == "absent":
-        # Every case fact is asserted before the first phase token, so a negated pattern over case facts is
-        # decided on complete knowledge (trap 6 concerns facts asserted later).
-        return {NEGATED: _and(*base)}
-    if op == "present":
         return _and(*base)
     if not _core_readable(value):
         return _and(*base)  # only the field's presence; the action's check compares
@@ -139,15 +160,13 @@ def _field_pattern(test: FieldTest) -> dict | None:
 
 
 def _pattern(test: Node) -> tuple[dict, tuple[str, str] | None, str | None] | None:
-    """(durable pattern, the derived ref it consumes, the obs key it reads) or None if not pushable."""
+    """(durable pattern, the derived ref it consumes, the obs key it reads) or None if not pushable. A
+    negated field pattern reads its key too: the key's facts must be asserted for the negation to see them."""
     if isinstance(test, FieldTest):
         pattern = _field_pattern(test)
         if pattern is None:
             return None
-        key = test.path + ("[]" if field_catalogue()[test.path].get("type") == "array" else "")
-        if NEGATED in pattern:
-            return pattern, None, key  # the key's facts must be asserted for the negation to see them
-        return pattern, None, key
+        return pattern, None, test.path + ("[]" if field_catalogue()[test.path].get("type") == "array" else "")
     if isinstance(test, FactTest):
         return _and({"t": "fact"}, {"n": test.name}), ("fact", test.name), None
     if isinstance(test, ConditionTest):
@@ -179,7 +198,6 @@ def compile_knowledge(kb: KnowledgeBase) -> Program:
                     asserters.setdefault(("red_flag", "any"), []).append(index)
 
     distinct_per_key: dict[str, set[str]] = {}
-    siblings: dict[str, set] = {"obs": set(), "fact": set()}
     plans = []
     for rule in kb.rules:
         variants, pushed_refs, strict_refs, keys = [], set(), set(), set()
@@ -193,15 +211,9 @@ def compile_knowledge(kb: KnowledgeBase) -> Program:
                 if key is not None and key != "trial":
                     found = distinct_per_key.setdefault(key, set())
                     signature = json.dumps(pattern, sort_keys=True)
-                    if signature not in found and (len(found) >= MAX_DISTINCT_TESTS_PER_FIELD
-                                                   or len(siblings["obs"] | {key}) > MAX_SIBLINGS):
+                    if signature not in found and len(found) >= MAX_DISTINCT_TESTS_PER_FIELD:
                         continue
                     found.add(signature)
-                    siblings["obs"].add(key)
-                if ref is not None and ref[0] == "fact":
-                    if len(siblings["fact"] | {ref[1]}) > MAX_SIBLINGS:
-                        continue
-                    siblings["fact"].add(ref[1])
                 pushed.append((test, pattern, ref, key))
             pushed = _one_pattern_per_fact(pushed)
             in_pattern = {id(item[0]) for item in pushed}
@@ -219,20 +231,76 @@ def compile_knowledge(kb: KnowledgeBase) -> Program:
         plans.append((rule, variants, pushed_refs, strict_refs, keys))
 
     strata = _stratify(kb, plans, asserters)
-    compiled, scalar_paths, list_paths, all_pushed_refs, trials = [], set(), set(), set(), False
-    for (rule, variants, pushed_refs, _, keys), stratum in zip(plans, strata):
-        phase = ("phase", _and({"t": "phase"}, {"k": stratum}))
-        compiled.append(CompiledRule(rule, stratum, tuple(
-            (phase,) + tuple((f"m{i}$not", pattern[NEGATED]) if NEGATED in pattern else (f"m{i}", pattern)
-                             for i, pattern in enumerate(patterns)) for patterns in variants)))
-        for key in keys:
-            if key == "trial":
-                trials = True
-            else:
-                (list_paths if key.endswith("[]") else scalar_paths).add(key.removesuffix("[]"))
+    compiled, all_pushed_refs = [], set()
+    for index, ((rule, variants, pushed_refs, _, _), stratum) in enumerate(zip(plans, strata)):
+        laid_out = tuple(_lay_out(patterns) for patterns in variants)
+        compiled.append(CompiledRule(rule, stratum, index, laid_out,
+                                     tokened=any(patterns[0][0] == "token" for patterns in laid_out)))
         all_pushed_refs |= pushed_refs
-    return Program(tuple(compiled), tuple(sorted(set(strata))), frozenset(scalar_paths), frozenset(list_paths),
-                   frozenset(all_pushed_refs), trials)
+    partitions = _partition(compiled, plans)
+    return Program(tuple(compiled), tuple(sorted(set(strata))), partitions,
+                   frozenset(path for p in partitions for path in p.scalar_paths),
+                   frozenset(path for p in partitions for path in p.list_paths),
+                   frozenset(all_pushed_refs), any(p.trials for p in partitions))
+
+
+def _lay_out(patterns) -> tuple:
+    """One variant's ((alias, pattern), ...): positive patterns first (a durable-rules rule cannot start
+    with a negation), then the negated ones; with no positive pattern at all, the partition's token
+    wakes the rule and its whole condition is left to the action's check."""
+    positive = [(f"m{i}", p) for i, p in enumerate(patterns) if NEGATED not in p]
+    negated = [(f"m{i}$not", p[NEGATED]) for i, p in enumerate(patterns) if NEGATED in p]
+    if not positive:
+        positive = [("token", _and({"t": "phase"}, {"k": 0}))]
+    return tuple(positive + negated)
+
+
+def _partition(compiled: list[CompiledRule], plans) -> tuple[Partition, ...]:
+    """Each stratum's rules, in rule-base order, packed into rulesets that keep every durable-rules limit
+    under its budget (capacity.BUDGET). A rule that alone exceeds a budget cannot be laid out: refuse it
+    with its name rather than let durable-rules fail with an error code."""
+    groups: list[tuple[list[int], capacity.Tally]] = []
+    for stratum in sorted({item.stratum for item in compiled}):
+        tally = capacity.Tally()
+        current: list[int] = []
+        for index, item in enumerate(compiled):
+            if item.stratum != stratum:
+                continue
+            tally.add(item)
+            if current and not tally.within_budget():
+                groups.append((current, _tally(compiled, current)))
+                tally, current = capacity.Tally(), []
+                tally.add(item)
+            if not tally.within_budget():
+                rule = item.rule
+                raise RuleFileError(rule.file, f"this rule alone exceeds a durable-rules limit ({tally.worst()})",
+                                    rule_id=rule.id, line=rule.line)
+            current.append(index)
+        if current:
+            groups.append((current, tally))
+    partitions = []
+    counts: dict[int, int] = {}
+    for indexes, tally in groups:
+        rules = tuple(compiled[i] for i in indexes)
+        stratum = rules[0].stratum
+        counts[stratum] = counts.get(stratum, 0) + 1
+        keys = {key for i in indexes for key in plans[i][4]}
+        refs = frozenset(ref for i in indexes for ref in plans[i][2])
+        pathways = list(dict.fromkeys(item.rule.pathway or "rules" for item in rules))
+        name = f"s{stratum}.{counts[stratum]}." + (pathways[0] if len(pathways) == 1 else f"{pathways[0]}-{pathways[-1]}")
+        partitions.append(Partition(
+            name, stratum, rules,
+            frozenset(k for k in keys if k != "trial" and not k.endswith("[]")),
+            frozenset(k.removesuffix("[]") for k in keys if k.endswith("[]")),
+            refs, "trial" in keys, any(item.tokened for item in rules), tally.usage()))
+    return tuple(partitions)
+
+
+def _tally(compiled: list[CompiledRule], indexes: list[int]) -> capacity.Tally:
+    tally = capacity.Tally()
+    for index in indexes:
+        tally.add(compiled[index])
+    return tally
 
 
 def _variants(node: Node) -> list[list[Node]]:

@@ -1,23 +1,25 @@
-"""evaluate(case, knowledge) -> Result: the one entry point that the CLI, batch and audit all call.
+"""The durable-rules engine: the compiled partitions inside one durable-rules Host, for one process.
 
-One Evaluator per process and knowledge base: it compiles the rules once into a durable-rules ruleset
-and then runs cases one at a time in one durable-rules state. After each case every fact it asserted is
-retracted and the state is checked to be empty, so no case sees another's facts. A state is reused
-rather than created and deleted per case because, with this rule base, creating one costs ~580 us
-(durable-rules allocates frame pools for every node) and deleting one whose case fired no action
-frees uninitialised buffers and aborts the process (durable-rules 2.0.28, reproduced in
-tests/test_engine_traps.py).
+It compiles the rules once into durable-rules rulesets (cdss/engine/compiler.py) and then runs cases one
+at a time in one state per ruleset. After each case every fact it asserted is retracted and each state is
+checked to be empty, so no case sees another's facts. A state is reused rather than created and deleted
+per case because creating one costs ~580 us (durable-rules allocates frame pools for every node) and
+deleting one whose case fired no action frees uninitialised buffers and aborts the process
+(durable-rules 2.0.28, reproduced in tests/test_engine_traps.py).
 
-The evaluator drives durable-rules' C core itself (assert, then take and complete activations one by
-one) instead of going through its Python Host wrapper: the wrapper builds objects and re-encodes the
-state as JSON for every action, which was most of the engine's time, and it swallows exceptions raised
-in actions (trap 4), which a loop of our own cannot do. Every trap listed in shared/notes/durable-rules.md
-is guarded here; a case on which the engine misbehaves raises EngineFault, never a silent or partial
-result, and the ruleset it broke is abandoned for a fresh one.
+The engine drives durable-rules' C core itself (assert, then take and complete activations one by one)
+instead of going through its Python Host wrapper: the wrapper builds objects and re-encodes the state as
+JSON for every action, and it swallows exceptions raised in actions (trap 4). durable-rules decides which
+rules are activated; the activations are collected, and the lowest-index pending rule fires first, its
+whole condition checked on the case's knowledge (cdss/engine/firing.py). A derived fact it asserts goes to
+every ruleset of the stratum that tests it, and to later strata when they open. Every trap listed in
+shared/notes/durable-rules.md is guarded here; a case on which the engine misbehaves raises EngineFault,
+never a silent or partial result, and the Host it broke is abandoned for a fresh one.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import json
 import re
@@ -26,13 +28,16 @@ import threading
 from durable import engine as durable_engine
 
 from cdss.engine import policies
-from cdss.engine.compiler import Program, compile_knowledge
-from cdss.kb.conditions import MISSING, STATUS_RANK, Facts, lookup
-from cdss.errors import EngineFault
+from cdss.engine.compiler import Partition, Program, compile_knowledge
+from cdss.engine.firing import CaseRun, fire
+from cdss.errors import EngineFault, RuleFileError
+from cdss.kb.conditions import MISSING, lookup
 from cdss.kb.rules import Conclusion, KnowledgeBase, Rule
 from cdss.model import Case, Result
 
+NAME = "durable"
 CORE = durable_engine.durable_rules_engine
+SID = "case"
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 # durable-rules' JSON reader (src/rules/json.c, getNumber) accepts an exponent only after a fraction: it
 # reads Python's repr of 1e16 or 1e-05 ("1e+16", "1e-05") as the integer 1 followed by garbage, and the
@@ -48,19 +53,17 @@ def _dumps(value) -> str:
     return text
 
 
-def _conclusion_json(conclusion: Conclusion, pushed: frozenset) -> str | None:
-    """The JSON fields (after sid and id) of the fact a conclusion asserts into durable-rules, or None
-    when no rule pattern consumes it and it stays in Python only."""
+def _derived_fact(conclusion: Conclusion) -> tuple[tuple[str, str], str] | None:
+    """(the derived thing, the JSON fields after sid and id) of the fact a conclusion asserts into
+    durable-rules, or None when it concludes nothing other rules test."""
     d = conclusion.data
-    if conclusion.kind == "assert" and ("fact", d["name"]) in pushed:
-        fields = {"t": "fact", "n": d["name"]}
-    elif conclusion.kind == "condition" and ("condition", d["code"]) in pushed:
-        fields = {"t": "cond", "c": d["code"], "s": d["status"]}
-    elif conclusion.kind == "red_flag" and (("red_flag", d["code"]) in pushed or ("red_flag", "any") in pushed):
-        fields = {"t": "flag", "c": d["code"], "u": d["urgency"]}
-    else:
-        return None
-    return _dumps(fields)[1:-1]
+    if conclusion.kind == "assert":
+        return ("fact", d["name"]), _dumps({"t": "fact", "n": d["name"]})[1:-1]
+    if conclusion.kind == "condition":
+        return ("condition", d["code"]), _dumps({"t": "cond", "c": d["code"], "s": d["status"]})[1:-1]
+    if conclusion.kind == "red_flag":
+        return ("red_flag", d["code"]), _dumps({"t": "flag", "c": d["code"], "u": d["urgency"]})[1:-1]
+    return None
 
 
 class _QuietHost(durable_engine.Host):
@@ -70,57 +73,83 @@ class _QuietHost(durable_engine.Host):
         pass
 
 
-class CaseRun:
-    """What one case accumulates while its rules fire."""
+class Ruleset:
+    """One partition registered in the Host: its handle, its rules by durable-rules name, and the facts it
+    is given (the case fields and derived things its patterns test)."""
 
-    def __init__(self, case: Case, kb: KnowledgeBase, sid: str):
-        self.case = case
-        self.sid = sid
-        self.facts = Facts(case=case.data, trials=kb.policy.trials)
-        self.fired: dict[str, tuple] = {}  # rule id -> (witnesses, asserted)
-        self.in_engine: list[str] = []  # every fact asserted into durable-rules, as JSON, to retract afterwards
-        self.conclusions: list[tuple[Rule, Conclusion]] = []
-        self.fault: BaseException | None = None
+    def __init__(self, partition: Partition, name: str, handle):
+        self.partition = partition
+        self.name = name
+        self.handle = handle
+        self.by_name = partition.rules_by_name()
+        self.scalar_paths = partition.scalar_paths
+        self.list_paths = partition.list_paths
+        self.refs = partition.refs
+        self.any_flag = ("red_flag", "any") in partition.refs
+        self.token = _dumps({"sid": SID, "id": "p", "t": "phase", "k": 0}) if partition.tokened else None
+
+    def wants(self, ref: tuple[str, str]) -> bool:
+        return ref in self.refs or (self.any_flag and ref[0] == "red_flag")
+
+
+class _Pass:
+    """One case's pass through the rulesets: what was asserted where, and the pending rules."""
+
+    def __init__(self, run: CaseRun):
+        self.run = run
+        self.in_engine: dict[int, list[str]] = {}  # ruleset number -> facts asserted there, as JSON
+        self.derived: list[tuple[tuple[str, str], str]] = []  # (derived thing, fact JSON) in assertion order
+        self.pending: list[int] = []  # compiled-rule indexes, a heap
+        self.queued: set[int] = set()
         self.serial = itertools.count()
 
 
 class Evaluator:
     """A compiled knowledge base inside one durable-rules Host, for one process."""
 
+    engine = NAME
+    SID = SID
     _names = itertools.count()
 
     def __init__(self, kb: KnowledgeBase):
         self.kb = kb
         self.program: Program = compile_knowledge(kb)
         self.stratum_of = {item.rule.id: item.stratum for item in self.program.compiled}
-        self._new_host()
-        self._current: CaseRun | None = None
-        self._lock = threading.Lock()
-        # Every fact a conclusion can assert, as JSON around its id: encoding the facts was a tenth of a
-        # case's time, and the same strings serve to retract them afterwards.
-        self._fact_json = {id(c): body for item in self.program.compiled for c in item.rule.then
-                           if (body := _conclusion_json(c, self.program.pushed_refs)) is not None}
         self._asserted = {item.rule.id: tuple(item.rule.describe_conclusions()) for item in self.program.compiled}
-        self._phase_json = {k: _dumps({"sid": self.SID, "id": f"p{k}", "t": "phase", "k": k})
-                            for k in self.program.strata}
-        self._list_paths = [(path, tuple(path.split("."))) for path in sorted(self.program.list_paths)]
-        # The pushed paths grouped by the case's top-level section, in the same (sorted) order: a case
-        # fills a few sections, and a missing section skips all its paths at once.
+        # Every fact a conclusion can assert, as JSON after its id: encoding the facts was a tenth of a
+        # case's time, and the same strings serve to retract them afterwards.
+        self._derived = {id(c): made for item in self.program.compiled for c in item.rule.then
+                         if (made := _derived_fact(c)) is not None}
+        self._lock = threading.Lock()
+        self.abandoned_hosts = -1
+        self._new_host()
+        paths = sorted(self.program.scalar_paths)
+        # The pushed paths grouped by the case's top-level section: a case fills a few sections, and a
+        # missing section skips all its paths at once.
         self._sections: list[tuple[str, list]] = []
-        for path in sorted(self.program.scalar_paths):
+        for path in paths:
             parts = tuple(path.split("."))
             section, rest = (parts[0], parts[1:]) if len(parts) > 1 else ("", parts)  # "": the case itself
             if not self._sections or self._sections[-1][0] != section:
                 self._sections.append((section, []))
             self._sections[-1][1].append((path, rest))
+        self._list_paths = [(path, tuple(path.split("."))) for path in sorted(self.program.list_paths)]
 
     def _new_host(self) -> None:
-        self.ruleset = f"cdss{next(self._names)}"
+        """Register every partition in a fresh Host. A partition durable-rules refuses is reported with the
+        rule whose addition broke it (issue: never a bare 'error code: 108')."""
         self.host = _QuietHost()
-        self.host.register_rulesets({self.ruleset: self.program.definition(self._action_for)})
-        self._handle = self.host.get_ruleset(self.ruleset)._handle
-        self._rules = self.program.rules_by_action_name()
-        self.abandoned_hosts = getattr(self, "abandoned_hosts", -1) + 1
+        self.rulesets: list[Ruleset] = []
+        for partition in self.program.partitions:
+            name = f"cdss{next(self._names)}.{partition.name}"
+            try:
+                self.host.register_rulesets({name: partition.definition(self._action_for)})
+            except Exception as error:  # the C core reports its errors as plain Exceptions
+                raise _build_error(partition, error) from None
+            self.rulesets.append(Ruleset(partition, name, self.host.get_ruleset(name)._handle))
+        self.by_stratum = [(stratum, [(n, rs) for n, rs in enumerate(self.rulesets) if rs.partition.stratum == stratum])
+                           for stratum in self.program.strata]
+        self.abandoned_hosts += 1
 
     # -- durable-rules actions: dispatched by our own loop, never by durable-rules' wrapper -------------
     @staticmethod
@@ -129,7 +158,8 @@ class Evaluator:
             raise AssertionError(f"durable-rules ran the action of {rule.id} itself")
         return dispatched_by_cdss
 
-    def _check(self, result, what: str):
+    @staticmethod
+    def _check(result, what: str):
         """durable-rules' result codes (its Python wrapper's _handle_result), as EngineFaults."""
         code = result[0]
         if code == 1:
@@ -138,69 +168,32 @@ class Evaluator:
             raise EngineFault(f"durable-rules saw {what} twice (MessageObserved; see its issue #376)")
         return 0 if code == 3 else result[1]
 
-    def _assert(self, facts: str, batch: bool) -> None:
-        """Assert JSON from outside any action, then run every activation it leads to, to the fixpoint."""
-        result = (CORE.assert_facts if batch else CORE.assert_fact)(self._handle, facts)
-        self._run_actions(self._check(result, "a case fact" if batch else "a phase token"))
-
-    def _run_actions(self, state_handle) -> None:
-        started = CORE.start_action_for_state(self._handle, state_handle)
+    def _assert(self, ruleset: Ruleset, facts: str, batch: bool, step: _Pass) -> None:
+        """Assert JSON into one ruleset, then collect every activation it leads to as a pending rule."""
+        result = (CORE.assert_facts if batch else CORE.assert_fact)(ruleset.handle, facts)
+        state = self._check(result, "the case's facts" if batch else f"fact {facts}")
+        started = CORE.start_action_for_state(ruleset.handle, state)
         if not started:
             return
         message = started[1]
-        run = self._current
         while message:
             name = message[2:message.index('"', 2)]  # {"<rule name>": {...matched facts...}}
-            try:
-                self._fire(run, self._rules[name])
-            except EngineFault:
-                CORE.abandon_action(self._handle, state_handle)
-                raise
-            except BaseException as error:
-                CORE.abandon_action(self._handle, state_handle)
-                raise EngineFault(f"a rule action failed: {type(error).__name__}: {error}") from error
-            message = CORE.complete_and_start_action(self._handle, state_handle)
-
-    def _fire(self, run: CaseRun, rule: Rule) -> None:
-        if rule.id in run.fired:
-            return  # a rule fires once per case, whichever pattern match woke it
-        witnesses = rule.when.holds(run.facts)
-        if witnesses is None:
-            return
-        for conclusion in rule.then:
-            run.conclusions.append((rule, conclusion))
-            if self._apply(run, conclusion) and (body := self._fact_json.get(id(conclusion))) is not None:
-                fact = f'{{"sid":"{run.sid}","id":"d{next(run.serial)}",{body}}}'
-                run.in_engine.append(fact)
-                # Inside an action: durable-rules queues the activations; our loop takes them next.
-                self._check(CORE.assert_fact(self._handle, fact), f"fact {fact}")
-        run.fired[rule.id] = (tuple(dict.fromkeys(witnesses)), self._asserted[rule.id])
-
-    @staticmethod
-    def _apply(run: CaseRun, conclusion: Conclusion) -> bool:
-        """Record a conclusion in the case's knowledge; True when it is new (asserting a duplicate fact
-        into durable-rules would raise, trap 4)."""
-        d, facts = conclusion.data, run.facts
-        if conclusion.kind == "assert":
-            if d["name"] in facts.facts:
-                return False
-            facts.facts.add(d["name"])
-            return True
-        if conclusion.kind == "condition":
-            have, value = facts.conditions.setdefault(d["code"], set()), d["status"]
-        elif conclusion.kind == "red_flag":
-            have, value = facts.red_flags.setdefault(d["code"], set()), d["urgency"]
-        else:
-            return False
-        if value in have:
-            return False
-        have.add(value)
-        return True
+            item = ruleset.by_name.get(name)
+            if item is None:
+                CORE.abandon_action(ruleset.handle, state)
+                raise EngineFault(f"durable-rules activated an unknown rule {name!r}")
+            if item.index not in step.queued:
+                step.queued.add(item.index)
+                heapq.heappush(step.pending, item.index)
+            message = CORE.complete_and_start_action(ruleset.handle, state)
 
     # -- one case -------------------------------------------------------------------------------
-    def _case_facts(self, run: CaseRun) -> list[dict]:
-        out = []
-        data, sid = run.case.data, run.sid
+    def _case_facts(self, run: CaseRun) -> dict[str, list[str]]:
+        """The case's facts as JSON, by the key the rulesets ask for: a field path, `path[]` for the
+        elements of a list field, `trial` for the treatment trials."""
+        out: dict[str, list[str]] = {}
+        data = run.case.data
+        serial = 0
         for section, paths in self._sections:
             block = data.get(section) if section else data
             if not isinstance(block, dict):
@@ -210,85 +203,133 @@ class Evaluator:
                 if value is MISSING or isinstance(value, list):
                     continue
                 # A study (an object) is pushed only as "present"; its findings travel as list facts.
-                out.append({"sid": sid, "id": f"o{len(out)}", "t": "obs", "k": path,
-                            "v": True if isinstance(value, dict) else value})
+                out[path] = [_dumps({"sid": SID, "id": f"o{serial}", "t": "obs", "k": path,
+                                     "v": True if isinstance(value, dict) else value})]
+                serial += 1
         if self.program.trials:
-            trials = self.kb.policy.trials
+            definition = self.kb.policy.trials
+            trials = out["trial"] = []
             for trial in data.get("treatments", ()):
-                out.append({"sid": sid, "id": f"o{len(out)}", "t": "trial", "c": trial["code"],
-                            "j": trial.get("joint", "*"), "failed": trials.failed(trial),
-                            "running": trials.running(trial), "good": trial["response"] == "good"})
+                trials.append(_dumps({"sid": SID, "id": f"o{serial}", "t": "trial", "c": trial["code"],
+                                      "j": trial.get("joint", "*"), "failed": definition.failed(trial),
+                                      "running": definition.running(trial), "good": trial["response"] == "good"}))
+                serial += 1
         for path, parts in self._list_paths:
             value = lookup(data, parts)
             if isinstance(value, list):
+                items = out[path + "[]"] = []
                 for item in dict.fromkeys(value):
-                    out.append({"sid": sid, "id": f"o{len(out)}", "t": "obs", "k": path + "[]", "v": item})
+                    items.append(_dumps({"sid": SID, "id": f"o{serial}", "t": "obs", "k": path + "[]", "v": item}))
+                    serial += 1
         return out
 
-    SID = "case"
+    def _open(self, number: int, ruleset: Ruleset, case_facts: dict, step: _Pass) -> None:
+        """Give a ruleset of the stratum now opening its case facts, its token and the derived facts so far."""
+        facts = [fact for path in ruleset.scalar_paths if path in case_facts for fact in case_facts[path]]
+        facts += [fact for path in ruleset.list_paths if path + "[]" in case_facts for fact in case_facts[path + "[]"]]
+        if ruleset.partition.trials:
+            facts += case_facts.get("trial", ())
+        if ruleset.token is not None:
+            facts.append(ruleset.token)
+        facts += [fact for ref, fact in step.derived if ruleset.wants(ref)]
+        if facts:  # assert_facts([]) segfaults (trap 3)
+            step.in_engine.setdefault(number, []).extend(facts)
+            self._assert(ruleset, "[" + ",".join(facts) + "]", True, step)
 
     def run(self, case: Case) -> CaseRun:
         with self._lock:
-            run = CaseRun(case, self.kb, self.SID)
-            self._current = run
-            clean = False
+            run = CaseRun(case, self.kb)
+            step = _Pass(run)
+            clean, fault = False, None
             try:
-                facts = self._case_facts(run)
-                if facts:  # assert_facts([]) segfaults (trap 3)
-                    batch = _dumps(facts)
-                    run.in_engine.append(batch[1:-1])
-                    self._assert(batch, batch=True)
-                for stratum in self.program.strata:
-                    token = self._phase_json[stratum]
-                    run.in_engine.append(token)
-                    self._assert(token, batch=False)
-                clean = self._empty_state(run)
-            except EngineFault as fault:
-                run.fault = fault
+                case_facts = self._case_facts(run)
+                compiled = self.program.compiled
+                for _, rulesets in self.by_stratum:
+                    for number, ruleset in rulesets:
+                        self._open(number, ruleset, case_facts, step)
+                    while step.pending:
+                        item = compiled[heapq.heappop(step.pending)]
+                        step.queued.discard(item.index)
+                        try:
+                            new = self._fire(run, item.rule)
+                        except Exception as error:
+                            raise EngineFault(f"a rule action failed: {type(error).__name__}: {error}") from error
+                        self._spread(new, step, rulesets)
+                clean = self._empty_state(step)
+            except EngineFault as error:
+                fault = error
             except Exception as error:  # the C core reports its errors as plain Exceptions
-                run.fault = EngineFault(f"durable-rules failed: {error}")
+                fault = EngineFault(f"durable-rules failed: {error}")
             finally:
-                self._current = None
                 if not clean:
-                    # The state may hold pending activations or be corrupt (deleting such a state aborts
-                    # the process): leave this ruleset behind and start a fresh one.
+                    # A state may hold pending activations or be corrupt (deleting such a state aborts
+                    # the process): leave this Host behind and start a fresh one.
                     self._new_host()
-            if run.fault is not None:
-                raise run.fault
+            if fault is not None:
+                raise fault
             return run
 
-    def _retract(self, facts: list[str]) -> None:
-        self._check(CORE.retract_facts(self._handle, "[" + ",".join(facts) + "]"), "the case's facts")
+    def _fire(self, run: CaseRun, rule: Rule) -> list[Conclusion]:
+        """A rule's action, as our loop dispatches it: fire it if its whole condition holds."""
+        return fire(run, rule, self._asserted[rule.id]) or []
 
-    def _empty_state(self, run: CaseRun) -> bool:
+    def _spread(self, new: list[Conclusion], step: _Pass, rulesets) -> None:
+        """Assert what a rule newly derived into every ruleset of the stratum that tests it."""
+        for conclusion in new:
+            made = self._derived.get(id(conclusion))
+            if made is None:
+                continue
+            ref, body = made
+            fact = f'{{"sid":"{SID}","id":"d{next(step.serial)}",{body}}}'
+            step.derived.append((ref, fact))
+            for number, ruleset in rulesets:
+                if ruleset.wants(ref):
+                    step.in_engine.setdefault(number, []).append(fact)
+                    self._assert(ruleset, fact, False, step)
+
+    def _retract(self, ruleset: Ruleset, facts: list[str]) -> None:
+        self._check(CORE.retract_facts(ruleset.handle, "[" + ",".join(facts) + "]"), "the case's facts")
+
+    def _empty_state(self, step: _Pass) -> bool:
         """Retract what the case asserted and check that nothing is left: the next case starts clean."""
-        if run.in_engine:
-            self._retract(run.in_engine)
-        left = json.loads(CORE.get_facts(self._handle, run.sid))
-        if left:
-            raise EngineFault(f"{len(left)} facts were left in durable-rules after the case")
+        for number, facts in step.in_engine.items():
+            ruleset = self.rulesets[number]
+            self._retract(ruleset, facts)
+            left = CORE.get_facts(ruleset.handle, SID)
+            if left != "[]" and json.loads(left):
+                raise EngineFault(f"{len(json.loads(left))} facts were left in durable-rules after the case")
         return True
 
     def evaluate(self, case: Case) -> Result:
         run = self.run(case)
-        return policies.build_result(run, self.kb, self.stratum_of)
+        return policies.build_result(run, self.kb, self.stratum_of, engine=NAME)
 
 
-_evaluators: dict[int, Evaluator] = {}
+def _build_error(partition: Partition, error: Exception) -> RuleFileError:
+    """durable-rules refused a ruleset: name the rule whose addition first makes it fail (a few builds
+    of growing prefixes of the partition, bisected) and the partition's usage of each limit."""
+    def builds(count: int) -> bool:
+        host = _QuietHost()
+        try:
+            host.register_rulesets({"probe": _prefix_definition(partition, count)})
+            return True
+        except Exception:
+            return False
+
+    low, high = 0, len(partition.rules)  # the first `low` rules build; all `high` do not
+    while high - low > 1:
+        middle = (low + high) // 2
+        if builds(middle):
+            low = middle
+        else:
+            high = middle
+    rule = partition.rules[high - 1].rule
+    closest = max(partition.usage.rows(), key=lambda row: row[2])
+    return RuleFileError(rule.file, f"durable-rules could not build ruleset {partition.name} once this rule was "
+                         f"added ({error}); its largest count is {closest[1]} of {closest[0].limit} "
+                         f"({closest[0].key})", rule_id=rule.id, line=rule.line)
 
 
-def evaluator_for(kb: KnowledgeBase) -> Evaluator:
-    """The process's Evaluator for this knowledge base (compiled once)."""
-    key = id(kb)
-    found = _evaluators.get(key)
-    if found is None or found.kb is not kb:
-        found = _evaluators[key] = Evaluator(kb)
-    return found
-
-
-def evaluate(case: Case, knowledge: KnowledgeBase) -> Result:
-    """Evaluate one validated case against a knowledge base. Pure: same case and rules, same result."""
-    return evaluator_for(knowledge).evaluate(case)
-
-
-__all__ = ["evaluate", "Evaluator", "evaluator_for", "STATUS_RANK"]
+def _prefix_definition(partition: Partition, count: int) -> dict:
+    from cdss.engine.compiler import _definition
+    return _definition(partition.rules[:count], Evaluator._action_for)

@@ -74,7 +74,7 @@ def _union(groups) -> tuple:
     return tuple(dict.fromkeys(item for group in groups for item in group))
 
 
-def build_result(run, kb: KnowledgeBase, stratum_of: dict) -> Result:
+def build_result(run, kb: KnowledgeBase, stratum_of: dict, engine: str = "durable") -> Result:
     vocab = resources.vocabulary()
     policy = kb.policy
     rank = policy.urgency_rank
@@ -101,7 +101,7 @@ def build_result(run, kb: KnowledgeBase, stratum_of: dict) -> Result:
         recommendations=tuple(sorted(d.recommendations, key=lambda r: _act_order(r, flag_codes, rank))),
         do_not=tuple(sorted(d.do_not, key=lambda item: item.code)),
         warnings=tuple(d.warnings[code] for code in sorted(d.warnings)),
-        trace=tuple(d.trace))
+        trace=tuple(d.trace), engine=engine)
 
 
 def _by_code(items) -> dict[str, list]:

@@ -41,8 +41,8 @@ def read_path(path: str, as_of: dt.date | None = None) -> reader.Mapped:
     return read(raw, path, as_of=as_of)
 
 
-def evaluate(mapped: reader.Mapped, kb):
+def evaluate(mapped: reader.Mapped, kb, engine: str = "durable"):
     """The result of a case read from FHIR, its trace naming the resource behind every value."""
     from cdss.engine import evaluate as run
 
-    return provenance.attach(run(mapped.case, kb), mapped.case)
+    return provenance.attach(run(mapped.case, kb, engine=engine), mapped.case)

@@ -1,0 +1,111 @@
+"""durable-rules' fixed limits, and how much of each one a ruleset uses.
+
+durable-rules 2.0.28 refuses a ruleset, hangs building it, or fails a case at run time past fixed sizes of
+its C core (shared/notes/durable-rules.md, "Capacity limits", each reproduced in tests/test_capacity.py).
+The compiler packs rules into rulesets that keep every count below its budget, a fraction of the limit;
+`cdss audit rules` reports each ruleset's usage and fails on a rule base that would not build.
+
+The counts model the core's network conservatively: every pattern that ends on an alpha node counts as one
+beta node linked to it (the core shares the beta node of identical first patterns, which only lowers the
+real count), and every distinct test under a fact kind and key counts as one test such a fact may match.
+"""
+
+from __future__ import annotations
+
+from attrs import define, field, frozen
+
+
+@frozen
+class Limit:
+    key: str
+    limit: int
+    what: str  # what durable-rules does past the limit
+
+
+LIMITS = (
+    Limit("beta_per_alpha", 256, "error 108 when the ruleset is built: one alpha node links more than 256 beta nodes"),
+    Limit("or_per_alpha", 128, "error 107 when the ruleset is built: one `$or` test is shared by more than 128 patterns"),
+    Limit("rules", 4096, "the ruleset cannot hold more than 4,096 rules"),
+    Limit("tests_per_fact", 64, "error 303 at run time: one fact matches more than 64 alpha tests"),
+    Limit("siblings", 512, "register_rulesets hangs: more than 512 sibling tests under one alpha node"),
+)
+BY_KEY = {limit.key: limit for limit in LIMITS}
+BUDGET = 0.8  # the compiler fills a ruleset to at most this fraction of each limit
+SINK_RULES = 6  # the compiler's sink rules, one per fact kind
+
+
+@frozen
+class Usage:
+    """The largest count of each limit in one ruleset, with what it counts (for the audit's report)."""
+
+    counts: tuple[tuple[str, int, str], ...]  # (limit key, count, where)
+
+    def of(self, key: str) -> int:
+        return next(count for k, count, _ in self.counts if k == key)
+
+    def rows(self):
+        """(limit, count, share of the limit, where) for each limit."""
+        for key, count, where in self.counts:
+            limit = BY_KEY[key]
+            yield limit, count, count / limit.limit, where
+
+
+def _tests(pattern: dict) -> list[str]:
+    """A pattern's alpha tests in order, each as text (the compiler builds every test the same way, so
+    equal tests print alike)."""
+    tests = pattern["$and"] if "$and" in pattern else [pattern]
+    return [repr(test) for test in tests]
+
+
+@define
+class Tally:
+    """Running counts for rules added to one ruleset, with the largest of each kept as they grow."""
+
+    beta: dict = field(factory=dict)  # alpha chain -> patterns ending on it
+    ors: dict = field(factory=dict)  # alpha chain up to an `$or` -> patterns sharing it
+    children: dict = field(factory=dict)  # alpha chain -> its distinct child tests
+    under_kind: dict = field(factory=dict)  # (kind, key) -> distinct alpha chains below it
+    peak: dict = field(factory=lambda: {limit.key: (0, "") for limit in LIMITS})
+
+    def add(self, item) -> None:
+        """Add one compiled rule (all its variants, each one durable-rules rule)."""
+        for patterns in item.variants:
+            self._raise("rules", self.peak["rules"][0] + 1, "rules in the ruleset, with its sinks")
+            for _, pattern in patterns:
+                self.add_pattern(pattern)
+        if self.peak["rules"][0] == len(item.variants):  # the first rule: count the sinks too
+            self._raise("rules", self.peak["rules"][0] + SINK_RULES, "rules in the ruleset, with its sinks")
+
+    def _raise(self, key: str, count: int, chain) -> None:
+        if count > self.peak[key][0]:
+            self.peak[key] = (count, chain if isinstance(chain, str) else " & ".join(chain))
+
+    def add_pattern(self, pattern: dict) -> None:
+        tests = _tests(pattern)
+        chain = tuple(tests)
+        self.beta[chain] = self.beta.get(chain, 0) + 1
+        self._raise("beta_per_alpha", self.beta[chain], chain)
+        for depth, test in enumerate(tests):
+            siblings = self.children.setdefault(chain[:depth], set())
+            siblings.add(test)
+            self._raise("siblings", len(siblings), chain[:depth] or ("the root",))
+            if "'$or'" in test:
+                prefix = chain[:depth + 1]
+                self.ors[prefix] = self.ors.get(prefix, 0) + 1
+                self._raise("or_per_alpha", self.ors[prefix], prefix)
+        kind = chain[:2]
+        below = self.under_kind.setdefault(kind, set())
+        for depth in range(2, len(chain)):
+            below.add(chain[:depth + 1])
+        # the kind's and the key's own tests, the tests below them, and the sink's
+        self._raise("tests_per_fact", len(below) + 3, kind)
+
+    def within_budget(self) -> bool:
+        return all(count <= BY_KEY[key].limit * BUDGET for key, (count, _) in self.peak.items())
+
+    def worst(self) -> str:
+        key, (count, where) = max(self.peak.items(), key=lambda kv: kv[1][0] / BY_KEY[kv[0]].limit)
+        return f"{count} of {BY_KEY[key].limit} for {key}" + (f" at {where}" if where else "")
+
+    def usage(self) -> Usage:
+        return Usage(tuple((limit.key, *self.peak[limit.key]) for limit in LIMITS))

@@ -1,0 +1,155 @@
+"""The direct engine: the compiled strata evaluated in Python, without durable-rules.
+
+Same compiled program as the durable-rules engine (cdss/engine/compiler.py): the same strata, the same
+patterns per variant, the same firing order (cdss/engine/firing.py). Where durable-rules' Rete network
+activates a rule when every positive pattern of one of its variants matches, this engine uses a cheaper
+necessary condition, a gate: every positive pattern's fact exists (the case field is recorded, the fact,
+condition or red flag has been asserted). A variant counts down its unmet gates; at zero its rule becomes
+pending, and each later assertion of a derived thing it watches (a new status or urgency) makes it pending
+again, as a new durable-rules activation would. A rule whose gates are never met costs nothing per case.
+The rule's whole condition, checked when it fires, decides, exactly as on durable-rules: the two engines
+give byte-identical results (tests/test_engines_agree.py).
+"""
+
+from __future__ import annotations
+
+import heapq
+
+from cdss.engine import policies
+from cdss.engine.compiler import Program, compile_knowledge
+from cdss.engine.firing import CaseRun, fire
+from cdss.errors import EngineFault
+from cdss.kb.conditions import MISSING, lookup
+from cdss.kb.rules import KnowledgeBase
+from cdss.model import Case, Result
+
+NAME = "direct"
+
+
+def _gate(alias: str, pattern: dict) -> tuple | None:
+    """The fact a positive pattern needs to exist, as a gate key; None for a negation or the token."""
+    if alias.endswith("$not"):
+        return None
+    tests = pattern["$and"]
+    kind = tests[0]["t"]
+    if kind == "obs":
+        key = tests[1]["k"]
+        return ("list", key[:-2]) if key.endswith("[]") else ("field", key)
+    if kind == "fact":
+        return ("fact", tests[1]["n"])
+    if kind == "cond":
+        return ("condition", tests[1]["c"])
+    if kind == "flag":
+        return ("red_flag", tests[1]["c"]) if "c" in tests[1] else ("red_flag", "any")
+    if kind == "trial":
+        return ("trial", tests[1]["c"])
+    return None  # the partition's token: no gate
+
+
+class DirectEvaluator:
+    """A compiled knowledge base evaluated by gates and a pending heap, for one process."""
+
+    engine = NAME
+
+    def __init__(self, kb: KnowledgeBase):
+        self.kb = kb
+        self.program: Program = compile_knowledge(kb)
+        self.stratum_of = {item.rule.id: item.stratum for item in self.program.compiled}
+        self._asserted = {item.rule.id: tuple(item.rule.describe_conclusions()) for item in self.program.compiled}
+        strata = self.program.strata
+        self._stratum_number = {stratum: number for number, stratum in enumerate(strata)}
+        # Per stratum: the variants (rule index, gates) that watch each gate, the variants with no gate.
+        self._variants: list[tuple[int, int]] = []  # variant number -> (rule index, gates to meet)
+        self._watchers: list[dict[tuple, list[int]]] = [{} for _ in strata]
+        self._open: list[list[int]] = [[] for _ in strata]  # rule indexes pending as soon as the stratum opens
+        field_paths, list_paths, trial_codes = set(), set(), set()
+        for item in self.program.compiled:
+            number = self._stratum_number[item.stratum]
+            for patterns in item.variants:
+                gates = {gate for alias, pattern in patterns if (gate := _gate(alias, pattern)) is not None}
+                if not gates:
+                    self._open[number].append(item.index)
+                    continue
+                variant = len(self._variants)
+                self._variants.append((item.index, len(gates)))
+                for gate in gates:
+                    self._watchers[number].setdefault(gate, []).append(variant)
+                    if gate[0] == "field":
+                        field_paths.add(gate[1])
+                    elif gate[0] == "list":
+                        list_paths.add(gate[1])
+                    elif gate[0] == "trial":
+                        trial_codes.add(gate[1])
+        self._open = [sorted(set(indexes)) for indexes in self._open]
+        self._fields = [(("field", path), tuple(path.split("."))) for path in sorted(field_paths)]
+        self._lists = [(("list", path), tuple(path.split("."))) for path in sorted(list_paths)]
+        self._trial_codes = trial_codes
+
+    def _case_gates(self, data: dict) -> list[tuple]:
+        """The gates the case's own fields meet."""
+        met = [gate for gate, parts in self._fields if (value := lookup(data, parts)) is not MISSING
+               and not isinstance(value, list)]
+        met += [gate for gate, parts in self._lists if (value := lookup(data, parts)) is not MISSING
+                and isinstance(value, list) and value]
+        if self._trial_codes:
+            met += [("trial", code) for code in dict.fromkeys(t["code"] for t in data.get("treatments", ()))
+                    if code in self._trial_codes]
+        return met
+
+    def run(self, case: Case) -> CaseRun:
+        run = CaseRun(case, self.kb)
+        try:
+            self._run(run)
+        except EngineFault:
+            raise
+        except Exception as error:
+            raise EngineFault(f"a rule action failed: {type(error).__name__}: {error}") from error
+        return run
+
+    def _run(self, run: CaseRun) -> None:
+        compiled, variants = self.program.compiled, self._variants
+        case_gates = self._case_gates(run.case.data)
+        derived: list[tuple] = []  # derived things asserted so far, as gates (repeats mark a new value)
+        for number in range(len(self.program.strata)):
+            watchers = self._watchers[number]
+            left: dict[int, int] = {}  # variant -> gates still unmet (touched variants only)
+            met: set = set()
+            pending = list(self._open[number])  # sorted: already a heap
+            queued = set(pending)
+
+            def meet(gate, pending=pending, queued=queued, left=left, met=met, watchers=watchers) -> None:
+                watching = watchers.get(gate)
+                if watching is None:
+                    return
+                first = gate not in met
+                met.add(gate)
+                for variant in watching:
+                    index, need = variants[variant]
+                    if first:
+                        need = left[variant] = left.get(variant, need) - 1
+                    else:
+                        need = left.get(variant, need)
+                    if need == 0 and index not in queued:
+                        queued.add(index)
+                        heapq.heappush(pending, index)
+
+            for gate in case_gates:
+                meet(gate)
+            for gate in derived:
+                meet(gate)
+            while pending:
+                index = heapq.heappop(pending)
+                queued.discard(index)
+                rule = compiled[index].rule
+                for conclusion in fire(run, rule, self._asserted[rule.id]) or ():
+                    gate = conclusion.asserts
+                    if gate is None:
+                        continue
+                    derived.append(gate)
+                    meet(gate)
+                    if gate[0] == "red_flag":
+                        derived.append(("red_flag", "any"))
+                        meet(("red_flag", "any"))
+
+    def evaluate(self, case: Case) -> Result:
+        return policies.build_result(self.run(case), self.kb, self.stratum_of, engine=NAME)

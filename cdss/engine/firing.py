@@ -1,0 +1,61 @@
+"""What both engines share: one case's knowledge while its rules fire, and what firing a rule does.
+
+The engines differ only in how they find the rules that may fire (durable-rules' Rete network, or the
+direct engine's indexes). Both fire pending rules one at a time, lowest rule-base index first, and a rule
+fires when its whole condition holds on the case's knowledge at that moment: so the two agree byte for
+byte, whichever order their own machinery discovers the rules in.
+"""
+
+from __future__ import annotations
+
+from cdss.kb.conditions import Facts
+from cdss.kb.rules import Conclusion, KnowledgeBase, Rule
+from cdss.model import Case
+
+
+class CaseRun:
+    """What one case accumulates while its rules fire."""
+
+    def __init__(self, case: Case, kb: KnowledgeBase):
+        self.case = case
+        self.facts = Facts(case=case.data, trials=kb.policy.trials)
+        self.fired: dict[str, tuple] = {}  # rule id -> (witnesses, asserted)
+        self.conclusions: list[tuple[Rule, Conclusion]] = []
+
+
+def fire(run: CaseRun, rule: Rule, asserted: tuple[str, ...]) -> list[Conclusion] | None:
+    """Fire `rule` if it has not fired and its condition holds: record its conclusions and trace entry.
+    Returns the conclusions that were new to the case's knowledge (None when the rule did not fire)."""
+    if rule.id in run.fired:
+        return None  # a rule fires once per case, whichever pattern match woke it
+    witnesses = rule.when.holds(run.facts)
+    if witnesses is None:
+        return None
+    new = []
+    for conclusion in rule.then:
+        run.conclusions.append((rule, conclusion))
+        if _apply(run, conclusion):
+            new.append(conclusion)
+    run.fired[rule.id] = (tuple(dict.fromkeys(witnesses)), asserted)
+    return new
+
+
+def _apply(run: CaseRun, conclusion: Conclusion) -> bool:
+    """Record a conclusion in the case's knowledge; True when it adds a derived thing (a fact, a condition
+    status, a red flag urgency) that other rules may test."""
+    d, facts = conclusion.data, run.facts
+    if conclusion.kind == "assert":
+        if d["name"] in facts.facts:
+            return False
+        facts.facts.add(d["name"])
+        return True
+    if conclusion.kind == "condition":
+        have, value = facts.conditions.setdefault(d["code"], set()), d["status"]
+    elif conclusion.kind == "red_flag":
+        have, value = facts.red_flags.setdefault(d["code"], set()), d["urgency"]
+    else:
+        return False
+    if value in have:
+        return False
+    have.add(value)
+    return True

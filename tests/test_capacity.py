@@ -1,0 +1,120 @@
+"""durable-rules' capacity limits: the model in cdss/engine/capacity.py matches what durable-rules really
+refuses, the compiler's partitions keep every ruleset under budget, and a rule base that would not build
+is reported with the rule that broke it, never as a bare error code."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from durable import engine as durable_engine
+
+from cdss import load_knowledge
+from cdss.engine import capacity
+from cdss.engine.compiler import compile_knowledge
+from cdss.engine.direct import DirectEvaluator
+from cdss.engine.durable import Evaluator
+from cdss.errors import RuleFileError
+from cdss.io import cases
+from cdss.cli import main
+from tests.helpers.rulekit import folder, rule
+
+
+class _QuietHost(durable_engine.Host):
+    def _run(self) -> None:
+        pass
+
+
+def _action(c) -> None:  # pragma: no cover - never runs: nothing is asserted
+    pass
+
+
+def _builds(rules: dict) -> str:
+    try:
+        _QuietHost().register_rulesets({"probe": rules})
+        return "ok"
+    except Exception as error:
+        return str(error)
+
+
+def _tally(rules: dict) -> capacity.Tally:
+    tally = capacity.Tally()
+    for body in rules.values():
+        for pattern in body["all"]:
+            tally.add_pattern(next(iter(pattern.values())))
+    return tally
+
+
+def _second_on_shared(n: int) -> dict:
+    shared = {"$and": [{"t": "obs"}, {"k": "x"}, {"v": 1}]}
+    return {f"r{i}": {"all": [{"a": {"$and": [{"t": "fact"}, {"n": f"f{i}"}]}}, {"b": shared}], "run": _action}
+            for i in range(n)}
+
+
+def _same_or(n: int) -> dict:
+    pattern = {"$and": [{"t": "obs"}, {"k": "x"}, {"$or": [{"v": 1}, {"v": 2}]}]}
+    return {f"r{i}": {"all": [{"a": {"$and": [{"t": "fact"}, {"n": f"f{i}"}]}}, {"b": pattern}], "run": _action}
+            for i in range(n)}
+
+
+@pytest.mark.parametrize("make, key, error", [(_second_on_shared, "beta_per_alpha", "108"), (_same_or, "or_per_alpha", "107")])
+def test_the_model_counts_what_durable_rules_refuses(make, key, error):
+    limit = capacity.BY_KEY[key].limit
+    at_limit, past_limit = make(limit), make(limit + 1)
+    assert _tally(at_limit).peak[key][0] == limit
+    assert _tally(past_limit).peak[key][0] == limit + 1
+    assert _builds(at_limit) == "ok"
+    assert error in _builds(past_limit)
+
+
+def test_the_shipped_rule_base_fits_every_budget_without_phase_tokens():
+    program = compile_knowledge(load_knowledge())
+    assert program.partitions
+    for partition in program.partitions:
+        for limit, count, share, _ in partition.usage.rows():
+            assert share <= capacity.BUDGET, f"{partition.name}: {count} of {limit.limit} ({limit.key})"
+    # Only rules with no positive pattern are woken by a token; the others wait for their own facts.
+    tokened = [item.rule.id for item in program.compiled if item.tokened]
+    assert len(tokened) < len(program.compiled) // 10
+
+
+def _many_adult_rules(tmp_path, n: int):
+    rules = [rule("t.adult", {"field": "patient.age_years", "gte": 16}, [{"assert": "t.adult"}])]
+    rules += [rule(f"t.r{i}", {"all": [{"fact": "t.adult"}, {"field": "pain.severity_0_10", "gte": i % 11}]},
+                   [{"warn": {"code": f"w_{i}", "en": "x", "nl": "x"}}]) for i in range(n)]
+    return folder(tmp_path, rules)
+
+
+def test_rules_past_one_rulesets_limit_are_partitioned_and_evaluate(tmp_path):
+    """300 rules on one fact: one ruleset would link 300 beta nodes to it (durable-rules refuses 257)."""
+    kb = load_knowledge(_many_adult_rules(tmp_path, 300))
+    program = compile_knowledge(kb)
+    assert len(program.partitions) >= 2
+    case = cases.case_from_dict({"id": "c1", "patient": {"age_years": 40}, "pain": {"severity_0_10": 5}}, "test")
+    durable, direct = Evaluator(kb).evaluate(case), DirectEvaluator(kb).evaluate(case)
+    fired = {entry.rule for entry in durable.trace}
+    assert fired == {"t.adult"} | {f"t.r{i}" for i in range(300) if i % 11 <= 5}
+    assert durable.to_dict() == direct.to_dict()
+
+
+def test_a_ruleset_durable_rules_refuses_names_the_rule_that_broke_it(tmp_path, monkeypatch):
+    """With the compiler's budget lifted past the limit, durable-rules itself refuses the ruleset: the
+    error names the rule whose addition first breaks the build, never a bare 'error code: 108'."""
+    monkeypatch.setattr(capacity, "BUDGET", 4.0)
+    kb = load_knowledge(_many_adult_rules(tmp_path, 300))
+    with pytest.raises(RuleFileError) as raised:
+        Evaluator(kb)
+    message = str(raised.value)
+    assert "could not build ruleset" in message and "108" in message
+    # t.r0, t.r1, ... each hang a beta node on the fact's alpha node: the build fails once about 257 do
+    assert raised.value.rule_id in ("t.r256", "t.r257")
+
+
+@pytest.mark.parametrize("command", [["validate", "-"], ["rules", "list"]])
+def test_validate_and_rules_list_refuse_a_rule_base_that_cannot_build(tmp_path, monkeypatch, command):
+    """The commands build what they load: a rule base durable-rules refuses is refused there, naming the rule."""
+    monkeypatch.setattr(capacity, "BUDGET", 4.0)
+    rules_dir = _many_adult_rules(tmp_path, 300)
+    result = CliRunner().invoke(main, command + ["--rules", str(rules_dir)], input='{"id": "c"}\n')
+    assert result.exit_code == 1
+    assert "t.r25" in result.output and "could not build ruleset" in result.output
+    assert "Traceback" not in result.output
