@@ -98,15 +98,24 @@ class FieldRef:
 
 
 class Node:
-    """Base of the condition tree."""
+    """Base of the condition tree.
+
+    `judge` evaluates a node once: whether it holds, and its witnesses either way (what made it hold, or
+    what keeps it from holding, which a `not` above it reports). Every node judges each child once, so a
+    condition costs time linear in its size, however deeply `not` nests."""
+
+    def judge(self, facts: Facts) -> tuple[bool, list[Matched]]:
+        raise NotImplementedError
 
     def holds(self, facts: Facts) -> list[Matched] | None:
         """None when the condition does not hold; else the witnesses that made it hold."""
-        raise NotImplementedError
+        ok, witnesses = self.judge(facts)
+        return witnesses if ok else None
 
     def why_not(self, facts: Facts) -> list[Matched]:
-        """Witnesses that the condition does not hold (used under `not`)."""
-        return []
+        """Witnesses that the condition does not hold (used under `not`); [] when it holds."""
+        ok, witnesses = self.judge(facts)
+        return [] if ok else witnesses
 
     def children(self) -> tuple["Node", ...]:
         return ()
@@ -150,7 +159,7 @@ class FieldTest(Node):
         other = self.operand.value(case) if isinstance(self.operand, FieldRef) else self.operand
         return compare(self.op, value, other)
 
-    def holds(self, facts: Facts) -> list[Matched] | None:
+    def _holds(self, facts: Facts) -> list[Matched] | None:
         value = lookup(facts.case, self.parts)
         if not self._test(facts.case, value):
             return None
@@ -163,19 +172,27 @@ class FieldTest(Node):
         raw = lookup(case, self.operand.parts)
         return Matched("field", pointer(self.operand.path), None if raw is MISSING else raw, absent=raw is MISSING)
 
-    def why_not(self, facts: Facts) -> list[Matched]:
+    def _why_not(self, facts: Facts) -> list[Matched]:
         return [self._witness(lookup(facts.case, self.parts))]
+
+    def judge(self, facts: Facts) -> tuple[bool, list[Matched]]:
+        found = self._holds(facts)
+        return (True, found) if found is not None else (False, self._why_not(facts))
 
 
 @frozen
 class FactTest(Node):
     name: str
 
-    def holds(self, facts: Facts) -> list[Matched] | None:
+    def _holds(self, facts: Facts) -> list[Matched] | None:
         return [Matched("fact", self.name)] if self.name in facts.facts else None
 
-    def why_not(self, facts: Facts) -> list[Matched]:
+    def _why_not(self, facts: Facts) -> list[Matched]:
         return [Matched("fact", self.name, absent=True)]
+
+    def judge(self, facts: Facts) -> tuple[bool, list[Matched]]:
+        found = self._holds(facts)
+        return (True, found) if found is not None else (False, self._why_not(facts))
 
 
 @frozen
@@ -183,13 +200,17 @@ class ConditionTest(Node):
     code: str
     statuses: tuple[str, ...]
 
-    def holds(self, facts: Facts) -> list[Matched] | None:
+    def _holds(self, facts: Facts) -> list[Matched] | None:
         have = facts.conditions.get(self.code, ())
         hit = sorted((s for s in have if s in self.statuses), key=STATUS_RANK.get)
         return [Matched("condition", self.code, hit[-1])] if hit else None
 
-    def why_not(self, facts: Facts) -> list[Matched]:
+    def _why_not(self, facts: Facts) -> list[Matched]:
         return [Matched("condition", self.code, absent=True)]
+
+    def judge(self, facts: Facts) -> tuple[bool, list[Matched]]:
+        found = self._holds(facts)
+        return (True, found) if found is not None else (False, self._why_not(facts))
 
 
 @frozen
@@ -197,14 +218,18 @@ class RedFlagTest(Node):
     code: str  # a red flag code, or "any"
     urgencies: tuple[str, ...]
 
-    def holds(self, facts: Facts) -> list[Matched] | None:
+    def _holds(self, facts: Facts) -> list[Matched] | None:
         codes = sorted(facts.red_flags) if self.code == "any" else [self.code]
         found = [Matched("red_flag", code, u) for code in codes
                  for u in sorted(facts.red_flags.get(code, ())) if u in self.urgencies]
         return found or None
 
-    def why_not(self, facts: Facts) -> list[Matched]:
+    def _why_not(self, facts: Facts) -> list[Matched]:
         return [Matched("red_flag", self.code, absent=True)]
+
+    def judge(self, facts: Facts) -> tuple[bool, list[Matched]]:
+        found = self._holds(facts)
+        return (True, found) if found is not None else (False, self._why_not(facts))
 
 
 @frozen
@@ -233,15 +258,19 @@ class TrialTest(Node):
             found.append((index, trial))
         return found
 
-    def holds(self, facts: Facts) -> list[Matched] | None:
+    def _holds(self, facts: Facts) -> list[Matched] | None:
         found = self.matching(facts)
         if len(found) < self.at_least:
             return None
         return [Matched("trial", f"/treatments/{i}", f"{t['code']} {t['weeks']:g} weeks, response {t['response']}")
                 for i, t in found]
 
-    def why_not(self, facts: Facts) -> list[Matched]:
+    def _why_not(self, facts: Facts) -> list[Matched]:
         return [Matched("trial", self.code, absent=True)]
+
+    def judge(self, facts: Facts) -> tuple[bool, list[Matched]]:
+        found = self._holds(facts)
+        return (True, found) if found is not None else (False, self._why_not(facts))
 
 
 @frozen
@@ -251,20 +280,14 @@ class All(Node):
     def children(self):
         return self.items
 
-    def holds(self, facts: Facts) -> list[Matched] | None:
+    def judge(self, facts: Facts) -> tuple[bool, list[Matched]]:
         found: list[Matched] = []
         for item in self.items:
-            got = item.holds(facts)
-            if got is None:
-                return None
+            ok, got = item.judge(facts)
+            if not ok:
+                return False, got  # the first item that fails says why
             found.extend(got)
-        return found
-
-    def why_not(self, facts: Facts) -> list[Matched]:
-        for item in self.items:
-            if item.holds(facts) is None:
-                return item.why_not(facts)
-        return []
+        return True, found
 
 
 @frozen
@@ -274,16 +297,18 @@ class Any_(Node):
     def children(self):
         return self.items
 
-    def holds(self, facts: Facts) -> list[Matched] | None:
-        found: list[Matched] | None = None
+    def judge(self, facts: Facts) -> tuple[bool, list[Matched]]:
+        held: list[Matched] = []
+        missed: list[Matched] = []
+        ok = False
         for item in self.items:
-            got = item.holds(facts)
-            if got is not None:
-                found = (found or []) + got
-        return found
-
-    def why_not(self, facts: Facts) -> list[Matched]:
-        return [m for item in self.items for m in item.why_not(facts)]
+            hit, got = item.judge(facts)
+            if hit:
+                ok = True
+                held.extend(got)
+            elif not ok:
+                missed.extend(got)
+        return (True, held) if ok else (False, missed)
 
 
 @frozen
@@ -293,13 +318,9 @@ class Not(Node):
     def children(self):
         return (self.item,)
 
-    def holds(self, facts: Facts) -> list[Matched] | None:
-        if self.item.holds(facts) is not None:
-            return None
-        return self.item.why_not(facts)
-
-    def why_not(self, facts: Facts) -> list[Matched]:
-        return self.item.holds(facts) or []
+    def judge(self, facts: Facts) -> tuple[bool, list[Matched]]:
+        ok, witnesses = self.item.judge(facts)
+        return not ok, witnesses
 
 
 @frozen
@@ -311,20 +332,17 @@ class Count(Node):
     def children(self):
         return self.items
 
-    def holds(self, facts: Facts) -> list[Matched] | None:
+    def judge(self, facts: Facts) -> tuple[bool, list[Matched]]:
         found, hits = [], 0
         for item in self.items:
-            got = item.holds(facts)
-            if got is not None:
+            ok, got = item.judge(facts)
+            if ok:
                 hits += 1
                 found.extend(got)
+        tally = Matched("count", f"{hits} of {len(self.items)}", hits)
         if hits < self.at_least or (self.at_most is not None and hits > self.at_most):
-            return None
-        return found + [Matched("count", f"{hits} of {len(self.items)}", hits)]
-
-    def why_not(self, facts: Facts) -> list[Matched]:
-        hits = sum(1 for item in self.items if item.holds(facts) is not None)
-        return [Matched("count", f"{hits} of {len(self.items)}", hits)]
+            return False, [tally]
+        return True, found + [tally]
 
 
 @frozen
@@ -347,8 +365,8 @@ class Score(Node):
         for domain in self.domains:
             best, best_found = None, []
             for points, node in domain.options:
-                got = node.holds(facts)
-                if got is not None and (best is None or points > best):
+                ok, got = node.judge(facts)
+                if ok and (best is None or points > best):
                     best, best_found = points, got
             best = 0.0 if best is None else best  # no option holds: the domain scores nothing
             total += best
@@ -356,15 +374,10 @@ class Score(Node):
             found.append(Matched("score", domain.name, best))
         return total, found
 
-    def holds(self, facts: Facts) -> list[Matched] | None:
+    def judge(self, facts: Facts) -> tuple[bool, list[Matched]]:
         total, found = self.tally(facts)
-        if total < self.at_least or (self.at_most is not None and total > self.at_most):
-            return None
-        return found + [Matched("score", "total", total)]
-
-    def why_not(self, facts: Facts) -> list[Matched]:
-        total, found = self.tally(facts)
-        return found + [Matched("score", "total", total)]
+        ok = not (total < self.at_least or (self.at_most is not None and total > self.at_most))
+        return ok, found + [Matched("score", "total", total)]
 
 
 def references(node: Node) -> set[tuple[str, str]]:

@@ -20,7 +20,7 @@ from attrs import define, field
 from cdss import resources
 from cdss.errors import RuleFileError
 from cdss.kb.conditions import references
-from cdss.kb.parser import RuleParser
+from cdss.kb.parser import MAX_CONDITION_DEPTH, RuleParser, condition_depth
 from cdss.kb.policy_check import policy_problems
 from cdss.kb.rules import KnowledgeBase, Rule, RuleEntry, UnknownField
 from cdss.kb.yamlfile import line_at, read_yaml
@@ -170,6 +170,22 @@ def _read_manifest(directory: Path, problem) -> tuple[dict, object]:
     return (manifest if isinstance(manifest, dict) else {}), root
 
 
+def _too_deep(name: str, data, root, problem) -> set[int]:
+    """Refuse every rule whose condition nests deeper than MAX_CONDITION_DEPTH, before the schema
+    validator, the parser or the engine recurse into it: one clear error, never a RecursionError. Returns
+    the indexes of those rules (collecting mode skips them)."""
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+        return set()
+    found = set()
+    for index, raw in enumerate(data["rules"]):
+        if isinstance(raw, dict) and condition_depth(raw.get("when")) > MAX_CONDITION_DEPTH:
+            rule_id = raw.get("id") if isinstance(raw.get("id"), str) else None
+            found.add(index)
+            problem(RuleFileError(name, f"the condition is nested more than {MAX_CONDITION_DEPTH} deep",
+                                  rule_id=rule_id, line=line_at(root, ["rules", index, "when"])))
+    return found
+
+
 def _read_rule_file(path: Path, rules: list[Rule], seen: dict, problem, collect, already_valid: bool) -> None:
     name = str(path)
     try:
@@ -177,6 +193,7 @@ def _read_rule_file(path: Path, rules: list[Rule], seen: dict, problem, collect,
     except RuleFileError as error:
         problem(RuleFileError(error.file, error.message, line=error.line, kind="file"))
         return
+    too_deep = _too_deep(name, data, root, problem)
     if collect is None:
         if not already_valid:
             error = _schema_error(name, data, root, _validator("rule"))
@@ -190,6 +207,8 @@ def _read_rule_file(path: Path, rules: list[Rule], seen: dict, problem, collect,
     pathway = data.get("pathway") if isinstance(data.get("pathway"), str) else path.stem
     rule_validator = _validator("rule", "rule") if collect is not None else None
     for index, raw in enumerate(data["rules"]):
+        if index in too_deep:
+            continue
         line = line_at(root, ["rules", index])
         if not isinstance(raw, dict):
             problem(RuleFileError(name, "a rule is a mapping (id, title, status, ...)", line=line))

@@ -22,6 +22,34 @@ from cdss.kb.yamlfile import line_at
 MAX_CONDITION_DEPTH = 64
 
 
+def condition_depth(when) -> int:
+    """How deeply a rule's condition (as read from YAML) nests, counted without recursion: the loader
+    refuses a rule deeper than MAX_CONDITION_DEPTH before anything recursive (schema validation, parsing,
+    evaluation) walks it."""
+    deepest, stack = 0, [(when, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        deepest = max(deepest, depth)
+        if depth > MAX_CONDITION_DEPTH:
+            return depth
+        children = []
+        for key in ("all", "any"):
+            if isinstance(node.get(key), list):
+                children += node[key]
+        if "not" in node:
+            children.append(node["not"])
+        if isinstance(node.get("count"), dict) and isinstance(node["count"].get("of"), list):
+            children += node["count"]["of"]
+        if isinstance(node.get("score"), dict) and isinstance(node["score"].get("domains"), list):
+            for domain in node["score"]["domains"]:
+                if isinstance(domain, dict) and isinstance(domain.get("options"), list):
+                    children += [o.get("when") for o in domain["options"] if isinstance(o, dict)]
+        stack += [(child, depth + 1) for child in children]
+    return deepest
+
+
 class RuleParser:
     """Parses one rule (the `index`-th of its file). `collect` is None in strict mode; in collecting mode it
     is the loader's collector, which receives unknown fields and node lines."""
