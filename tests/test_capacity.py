@@ -118,3 +118,17 @@ def test_validate_and_rules_list_refuse_a_rule_base_that_cannot_build(tmp_path, 
     assert result.exit_code == 1
     assert "t.r25" in result.output and "could not build ruleset" in result.output
     assert "Traceback" not in result.output
+
+
+def test_audit_rules_reports_each_rulesets_usage_and_fails_on_a_rule_base_that_cannot_build(tmp_path, monkeypatch):
+    from cdss.audit.run import audit_rules
+    shipped = audit_rules(cases_dir=None)
+    usage = [f for f in shipped.findings if f.check == "engine-capacity"]
+    assert usage and all(f.severity == "info" for f in usage)
+    assert any("beta_per_alpha" in f.message and "/256" in f.message for f in usage)
+    monkeypatch.setattr(capacity, "BUDGET", 4.0)
+    report = audit_rules(_many_adult_rules(tmp_path, 300), cases_dir=None)
+    errors = [f for f in report.findings if f.severity == "error"]
+    assert any(f.check == "engine-capacity" and "beta_per_alpha" in f.message for f in errors)
+    assert any("could not build ruleset" in f.message and f.rule in ("t.r256", "t.r257") for f in errors)
+    assert not report.ok

@@ -13,6 +13,7 @@ place in `CHECKS`, which is the order the checks run and report their timings in
 
 from __future__ import annotations
 
+from cdss.audit.checks.capacity import CapacityCheck
 from cdss.audit.checks.case_tests import TestCaseCheck
 from cdss.audit.checks.conflicts import ConflictCheck
 from cdss.audit.checks.context import AuditContext, Check
@@ -32,6 +33,7 @@ CHECKS: tuple[type[Check], ...] = (
     RedundancyCheck,
     ThresholdCheck,
     TestCaseCheck,
+    CapacityCheck,
 )
 
 __all__ = ["CHECKS", "AuditContext", "Check"]
