@@ -21,8 +21,8 @@ class CapacityCheck(Check):
 
     def check(self, ctx: AuditContext) -> list[Finding]:
         from cdss.engine.compiler import compile_knowledge
-        if not ctx.rules:
-            return []
+        if not ctx.rules or ctx.kb.errors or ctx.kb.unknown_fields:
+            return []  # the compiler lays out only a rule base that loads (the load check reports the rest)
         try:
             program = compile_knowledge(ctx.kb)
         except RuleFileError as error:
