@@ -4,18 +4,20 @@
 # versions of the engine compare exactly. Counts N=250 and N=50 synthetic cases and divides the
 # difference by 200, so start-up and rule compilation drop out.
 #   bash bench/instructions.sh            # needs valgrind and the project installed (cdss on PATH)
+#   ENGINE=direct bash bench/instructions.sh   # the direct engine (default: durable)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 python=${PYTHON:-python3}
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cdss synth --n 250 --seed 7 -o "$work/cases.jsonl" >/dev/null 2>&1
 cat > "$work/run.py" <<'PY'
-import sys
-from cdss import batchwork
-from cdss.inputs import Item
+import os, sys
+from cdss.batch import worker as batchwork
+from cdss.io.inputs import Item
 lines = open(sys.argv[1], "rb").read().splitlines()[: int(sys.argv[2])]
-batchwork.init_worker(None)
-kb, options = batchwork.knowledge_base(), batchwork.Options()
+engine = os.environ.get("ENGINE", "durable")
+batchwork.init_worker(None, engine=engine)
+kb, options = batchwork.knowledge_base(), batchwork.Options(engine=engine)
 for number, raw in enumerate(lines, 1):
     batchwork.process(Item(source="bench", line=number, raw=raw), kb, options)
 PY
@@ -24,4 +26,4 @@ count() {
     | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
 small=$(count 50); large=$(count 250)
-echo "instructions per case: $(( (large - small) / 200 )) (callgrind, N=250 minus N=50, synth seed 7; $here)"
+echo "instructions per case: $(( (large - small) / 200 )) (engine ${ENGINE:-durable}; callgrind, N=250 minus N=50, synth seed 7; $here)"
