@@ -19,11 +19,11 @@ from cdss.engine import policies
 from cdss.engine.compiler import Program, compile_knowledge
 from cdss.engine.firing import CaseRun, fire
 from cdss.errors import EngineFault
-from cdss.kb.conditions import MISSING, lookup
 from cdss.kb.rules import KnowledgeBase
 from cdss.model import Case, Result
 
 NAME = "direct"
+LEAF = ""  # the key under which a node of the path tree keeps the gates of its own path
 
 
 def _gate(alias: str, pattern: dict) -> tuple | None:
@@ -81,16 +81,31 @@ class DirectEvaluator:
                     elif gate[0] == "trial":
                         trial_codes.add(gate[1])
         self._open = [sorted(set(indexes)) for indexes in self._open]
-        self._fields = [(("field", path), tuple(path.split("."))) for path in sorted(field_paths)]
-        self._lists = [(("list", path), tuple(path.split("."))) for path in sorted(list_paths)]
+        # The gated case paths as a tree of the case's keys: a case is walked once, only where it has data.
+        self._tree: dict = {}
+        for kind, paths in (("field", field_paths), ("list", list_paths)):
+            for path in sorted(paths):
+                node = self._tree
+                for part in path.split("."):
+                    node = node.setdefault(part, {})
+                node.setdefault(LEAF, []).append((kind, path))
         self._trial_codes = trial_codes
 
     def _case_gates(self, data: dict) -> list[tuple]:
-        """The gates the case's own fields meet."""
-        met = [gate for gate, parts in self._fields if (value := lookup(data, parts)) is not MISSING
-               and not isinstance(value, list)]
-        met += [gate for gate, parts in self._lists if (value := lookup(data, parts)) is not MISSING
-                and isinstance(value, list) and value]
+        """The gates the case's own fields meet: a scalar or object recorded, a list with an element."""
+        met: list[tuple] = []
+        stack = [(self._tree, data)]
+        while stack:
+            tree, block = stack.pop()
+            for key, value in block.items():
+                node = tree.get(key)
+                if node is None:
+                    continue
+                for gate in node.get(LEAF, ()):
+                    if (gate[0] == "list") == isinstance(value, list) and (gate[0] == "field" or value):
+                        met.append(gate)
+                if isinstance(value, dict) and len(node) > (LEAF in node):
+                    stack.append((node, value))
         if self._trial_codes:
             met += [("trial", code) for code in dict.fromkeys(t["code"] for t in data.get("treatments", ()))
                     if code in self._trial_codes]

@@ -53,6 +53,17 @@ def _dumps(value) -> str:
     return text
 
 
+def _value_json(value) -> str:
+    """A case value as JSON, fast for the common kinds (a study, an object, is pushed as "present")."""
+    if value is True or isinstance(value, dict):
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return str(value)
+    return _dumps([value])[1:-1]  # in a list, so that a bare exponent (1e-05) is found and written 1.0e-05
+
+
 def _derived_fact(conclusion: Conclusion) -> tuple[tuple[str, str], str] | None:
     """(the derived thing, the JSON fields after sid and id) of the fact a conclusion asserts into
     durable-rules, or None when it concludes nothing other rules test."""
@@ -87,6 +98,9 @@ class Ruleset:
         self.refs = partition.refs
         self.any_flag = ("red_flag", "any") in partition.refs
         self.token = _dumps({"sid": SID, "id": "p", "t": "phase", "k": 0}) if partition.tokened else None
+        # the keys of the case facts it is given: field paths, `path[]` for list elements, `trial`
+        self.keys = frozenset(self.scalar_paths | {path + "[]" for path in self.list_paths}
+                              | ({"trial"} if partition.trials else set()))
 
     def wants(self, ref: tuple[str, str]) -> bool:
         return ref in self.refs or (self.any_flag and ref[0] == "red_flag")
@@ -132,7 +146,8 @@ class Evaluator:
             section, rest = (parts[0], parts[1:]) if len(parts) > 1 else ("", parts)  # "": the case itself
             if not self._sections or self._sections[-1][0] != section:
                 self._sections.append((section, []))
-            self._sections[-1][1].append((path, rest))
+            # a fact's JSON after its id, less the value: built once per knowledge base
+            self._sections[-1][1].append((path, rest, f'","t":"obs","k":"{path}","v":'))
         self._list_paths = [(path, tuple(path.split("."))) for path in sorted(self.program.list_paths)]
 
     def _new_host(self) -> None:
@@ -198,13 +213,12 @@ class Evaluator:
             block = data.get(section) if section else data
             if not isinstance(block, dict):
                 continue
-            for path, rest in paths:
+            for path, rest, tail in paths:
                 value = lookup(block, rest)
                 if value is MISSING or isinstance(value, list):
                     continue
                 # A study (an object) is pushed only as "present"; its findings travel as list facts.
-                out[path] = [_dumps({"sid": SID, "id": f"o{serial}", "t": "obs", "k": path,
-                                     "v": True if isinstance(value, dict) else value})]
+                out[path] = [f'{{"sid":"{SID}","id":"o{serial}{tail}{_value_json(value)}}}']
                 serial += 1
         if self.program.trials:
             definition = self.kb.policy.trials
@@ -225,10 +239,8 @@ class Evaluator:
 
     def _open(self, number: int, ruleset: Ruleset, case_facts: dict, step: _Pass) -> None:
         """Give a ruleset of the stratum now opening its case facts, its token and the derived facts so far."""
-        facts = [fact for path in ruleset.scalar_paths if path in case_facts for fact in case_facts[path]]
-        facts += [fact for path in ruleset.list_paths if path + "[]" in case_facts for fact in case_facts[path + "[]"]]
-        if ruleset.partition.trials:
-            facts += case_facts.get("trial", ())
+        keys = ruleset.keys
+        facts = [fact for key, made in case_facts.items() if key in keys for fact in made]
         if ruleset.token is not None:
             facts.append(ruleset.token)
         facts += [fact for ref, fact in step.derived if ruleset.wants(ref)]
