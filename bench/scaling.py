@@ -140,7 +140,9 @@ def main() -> None:
                 for engine in ENGINES:
                     out = subprocess.run([sys.executable, str(Path(__file__)), "--one", str(rules), engine,
                                           str(cases_path), str(args.cases), str(ROOT / "rules")],
-                                         capture_output=True, text=True, check=True)
+                                         capture_output=True, text=True)
+                    if out.returncode != 0:
+                        raise SystemExit(f"{rules.name} on {engine} failed:\n{out.stderr[-2000:]}")
                     row = json.loads(out.stdout)
                     row.update(times=times, copies=mode, engine=engine, floor_us=round(floor, 1),
                                cold_s=round(cold_evaluate(rules, engine, one_case), 2))
