@@ -6,9 +6,8 @@ fires rules by brute force. Rules that test a derived thing (a fact, a condition
 in their top-level `all` run in a later layer than every rule that can assert it, so that "absent" is
 decided on complete knowledge; inside one layer it loops over the rules until none fires anew.
 
-The result-level policies are the oracle's own too (tests/helpers/oracle_policies.py, written from the
-contract, not from cdss/engine/policies.py), so that a bug in the engine's policies shows up as a
-disagreement instead of being shared.
+Only the result-level policies are shared (`cdss.policies.build_result`, fed with the oracle's own
+conclusions): the point is to test the compiler and the durable-rules path, not to write the policies twice.
 """
 
 from __future__ import annotations
@@ -307,14 +306,11 @@ class Oracle:
         return OracleRun(SimpleNamespace(id=case["id"], data=case), fired, conclusions, s)
 
     def evaluate(self, case: dict):
-        """(fired rule ids, the result the oracle's own policies make of its conclusions)."""
-        from tests.helpers import oracle_policies
+        """(fired rule ids, the Result that cdss's policies make of the oracle's conclusions)."""
+        from cdss.engine.policies import build_result
 
         run = self.run(case)
-        fired = sorted(run.fired, key=lambda rule_id: (self.layer[rule_id], self.kb.order_of[rule_id]))
-        concluded = [(rule.order, c.kind, c.data) for rule, c in run.conclusions]
-        return set(run.fired), oracle_policies.result(case, concluded, fired, self.manifest, self.vocabulary,
-                                                      self.default_weeks)
+        return set(run.fired), build_result(run, self.kb, self.layer)
 
     # ---------------------------------------------------------------- what the rules read (for tests)
     def tested_values(self) -> dict[str, list]:
