@@ -305,3 +305,15 @@ def test_shipped_rules_with_four_deliberate_changes(tmp_path):
     assert got == {kind: sorted(v) for kind, v in expected.items()}
     for kind in ("recommendation_urgency_changed", "do_not_removed", "red_flag_added"):
         assert got.get(kind), kind  # each deliberate change reached at least one shipped case
+
+
+def test_identical_versions_change_nothing_and_still_check_the_cases(tmp_path):
+    same = folder(tmp_path, base_rules())
+    cases = corpus(tmp_path)
+    with open(cases, "a") as handle:
+        handle.write('{"id": "bad", "patient": {"age_years": 300}}\n')
+    done = diff("--base", str(same), "--rules", str(same), str(cases), "--format", "json", "--show", "c-hot", "-j", "1")
+    data = json.loads(done.stdout)
+    assert data["changed"] == 0 and data["cases"] == len(CORPUS) + 1 and len(data["invalid"]) == 1
+    assert done.exit_code == 1  # the invalid case
+    assert data["side_by_side"]["c-hot"]["base"] == data["side_by_side"]["c-hot"]["new"]

@@ -60,8 +60,12 @@ class DiffWorker:
         from cdss.kb.loader import load
         self.base = load(base_dir, profile=profile)
         self.new = load(new_dir, profile=profile)
-        evaluator_for(self.base)  # compiled now, once, not on the first case
-        evaluator_for(self.new)
+        # The same rule bytes under both names (`--base HEAD` before any edit): every result is the same, so
+        # each case is only read and checked, not evaluated twice.
+        self.same = self.base.identity == self.new.identity
+        if not self.same:
+            evaluator_for(self.base)  # compiled now, once, not on the first case
+            evaluator_for(self.new)
         cases.use_fast_validation()
         self.show = show
 
@@ -88,6 +92,11 @@ class DiffWorker:
         except CaseError as error:
             case_id = data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else where
             return CaseDiff(case_id, where, problem=f"{error.pointer or '/'}: {error.message}")
+        if self.same:
+            if self.show is not None and case.id in self.show:
+                result = self._evaluate(self.new, case)
+                return CaseDiff(case.id, where, sides=(side(result), side(result)))
+            return CaseDiff(case.id, where)
         base = self._evaluate(self.base, case)
         new = self._evaluate(self.new, case)
         found = changes(base, new)
