@@ -252,21 +252,50 @@ def test_shipped_rules_with_four_deliberate_changes(tmp_path):
     new = tmp_path / "rules"
     shutil.copytree(ROOT / "rules", new)
     base_kb = load_knowledge(ROOT / "rules")
+    # what the base concludes, and which single rule stands behind each routine recommendation and do-not
+    base_results = [evaluate(case_from_dict(json.loads(path.read_text()), str(path)), base_kb)
+                    for path in sorted(CASES.rglob("*.json"))]
+    sole_routine = {r.rules[0] for res in base_results for r in res.recommendations
+                    if r.urgency == "routine" and len(r.rules) == 1}
+    sole_do_not = {d.rules[0] for res in base_results for d in res.do_not if len(d.rules) == 1}
     # the changes, made on the YAML as an author would
-    files = {p.name: yaml.safe_load(p.read_text()) for p in new.glob("*.yaml") if p.name != "knowledge_base.yaml"}
+    files = {p.name: yaml.safe_load(p.read_text()) for p in sorted(new.glob("*.yaml")) if p.name != "knowledge_base.yaml"}
     every = [(name, r) for name, doc in files.items() for r in doc["rules"]]
-    threshold = next((n, r) for n, r in every if r["when"] == {"field": "patient.age_years", "gte": 45})
-    threshold[1]["when"]["gte"] = 50
-    urgent = next((n, r) for n, r in every if any("recommend" in c and c["recommend"]["urgency"] == "routine"
-                                                  for c in r["then"]) and r["id"].startswith("oa.knee"))
-    recommend = next(c["recommend"] for c in urgent[1]["then"] if "recommend" in c)
+
+    def numeric_test(node):
+        """The first field test against a number in a condition (depth first), or None."""
+        if isinstance(node, dict):
+            if "field" in node and any(isinstance(node.get(op), (int, float)) and not isinstance(node.get(op), bool)
+                                       for op in ("gte", "gt", "lte", "lt")):
+                return node
+            for value in node.values():
+                found = numeric_test(value)
+                if found is not None:
+                    return found
+        elif isinstance(node, list):
+            for value in node:
+                found = numeric_test(value)
+                if found is not None:
+                    return found
+        return None
+
+    # a moved threshold: the first age threshold in the rule base, 5 years up
+    threshold = next((n, r) for n, r in every if (t := numeric_test(r["when"])) and t["field"] == "patient.age_years")
+    test = numeric_test(threshold[1]["when"])
+    op = next(op for op in ("gte", "gt", "lte", "lt") if op in test)
+    test[op] += 5
+    # a changed urgency: the first routine recommendation becomes urgent
+    urgent = next((n, r) for n, r in every if r is not threshold[1] and r["id"] in sole_routine and any(
+        "recommend" in c and c["recommend"]["urgency"] == "routine" for c in r["then"]))
+    recommend = next(c["recommend"] for c in urgent[1]["then"] if "recommend" in c and
+                     c["recommend"]["urgency"] == "routine")
     recommend["urgency"] = "urgent"
-    dropped = next((n, r) for n, r in every if r["id"].startswith("oa.hip") and
-                   any("advise_against" in c for c in r["then"]) and not any("assert" in c for c in r["then"]))
+    # a removed rule: one that advises against something and asserts nothing another rule tests
+    dropped = next((n, r) for n, r in every if r is not threshold[1] and r is not urgent[1] and r["id"] in sole_do_not
+                   and any("advise_against" in c for c in r["then"]) and not any("assert" in c for c in r["then"]))
     files[dropped[0]]["rules"].remove(dropped[1])
     from cdss import resources
-    raised = {f.code for path in sorted(CASES.rglob("*.json"))
-              for f in evaluate(case_from_dict(json.loads(path.read_text()), str(path)), base_kb).red_flags}
+    raised = {f.code for res in base_results for f in res.red_flags}
     unraised = next(code for code in resources.vocabulary()["red_flags"] if code not in raised)
     flag = {"id": "test.new-red-flag", "title": {"en": "t", "nl": "t"}, "status": "draft", "sources": ["test"],
             "when": {"field": "pain.knee", "eq": "both"},
