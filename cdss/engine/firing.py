@@ -45,9 +45,9 @@ def _apply(run: CaseRun, conclusion: Conclusion) -> bool:
     status, a red flag urgency) that other rules may test."""
     d, facts = conclusion.data, run.facts
     if conclusion.kind == "assert":
-        if d["name"] in facts.facts:
+        if d["name"] in facts.derived:
             return False
-        facts.facts.add(d["name"])
+        facts.derived.add(d["name"])
         return True
     if conclusion.kind == "condition":
         have, value = facts.conditions.setdefault(d["code"], set()), d["status"]

@@ -85,7 +85,7 @@ def build_result(run, kb: KnowledgeBase, stratum_of: dict, engine: str = "durabl
     trace = [TraceEntry(rule_id, witnesses, asserted)
              for rule_id, (witnesses, asserted) in sorted(run.fired.items(),
                                                            key=lambda kv: (stratum_of[kv[0]], order[kv[0]]))]
-    d = Draft(policy=policy, case=run.case.data, facts=frozenset(run.facts.facts),
+    d = Draft(policy=policy, case=run.case.data, facts=frozenset(run.facts.derived),
               red_flags=_merge_red_flags(by_kind["red_flag"], rank),
               conditions=_merge_conditions(by_kind["condition"], by_kind["classify"], vocab),
               recommendations=_merge_recommendations(by_kind["recommend"], rank),

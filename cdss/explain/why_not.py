@@ -184,7 +184,7 @@ def facts_of(case: Case, result: Result, kb: KnowledgeBase) -> tuple[Facts, set[
         for token in entry.asserted:
             kind, _, rest = token.partition(":")
             if kind == "fact":
-                facts.facts.add(rest)
+                facts.derived.add(rest)
             elif kind == "condition":
                 code, _, status = rest.partition(":")
                 facts.conditions.setdefault(code, set()).add(status)

@@ -28,7 +28,7 @@ class Facts:
     """What one case knows while it is evaluated: its data and what the rules have asserted so far."""
 
     case: dict
-    facts: set = field(factory=set)
+    derived: set = field(factory=set)  # the derived facts the rules have asserted
     conditions: dict = field(factory=dict)  # code -> set of statuses
     red_flags: dict = field(factory=dict)  # code -> set of urgencies
     trials: TrialDefinition = TrialDefinition()  # what a failed or running trial is (knowledge_base.yaml)
@@ -185,7 +185,7 @@ class FactTest(Node):
     name: str
 
     def _holds(self, facts: Facts) -> list[Matched] | None:
-        return [Matched("fact", self.name)] if self.name in facts.facts else None
+        return [Matched("fact", self.name)] if self.name in facts.derived else None
 
     def _why_not(self, facts: Facts) -> list[Matched]:
         return [Matched("fact", self.name, absent=True)]

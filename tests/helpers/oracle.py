@@ -116,7 +116,7 @@ def trial_test(case: dict, test: dict, definition: dict) -> bool:
 class State:
     case: dict
     trials: dict  # knowledge_base.yaml failed_trial
-    facts: set = field(default_factory=set)
+    derived: set = field(default_factory=set)  # the derived facts asserted so far
     conditions: dict = field(default_factory=dict)  # code -> statuses concluded
     red_flags: dict = field(default_factory=dict)  # code -> urgencies raised
 
@@ -142,7 +142,7 @@ def holds(cond: dict, s: State) -> bool:
     if "field" in cond:
         return field_test(s.case, cond)
     if "fact" in cond:
-        return cond["fact"] in s.facts
+        return cond["fact"] in s.derived
     if "condition" in cond:
         have = s.conditions.get(cond["condition"], set())
         return any(status in have for status in cond.get("status", ALL_STATUSES))
@@ -240,7 +240,7 @@ class OracleRun:
 
     @property
     def facts(self) -> State:
-        """What build_result reads the derived facts from (`.facts`), as from the engine's run."""
+        """What build_result reads the derived facts from (`.facts.derived`), as from the engine's run."""
         return self.state
 
 
@@ -298,7 +298,7 @@ class Oracle:
                         c = self.conclusion(raw)
                         conclusions.append((rule, c))
                         if c.kind == "assert":
-                            s.facts.add(c.data["name"])
+                            s.derived.add(c.data["name"])
                         elif c.kind == "condition":
                             s.conditions.setdefault(c.data["code"], set()).add(c.data["status"])
                         elif c.kind == "red_flag":
