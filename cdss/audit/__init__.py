@@ -8,7 +8,7 @@ The package, by job:
   (`solver`), witness cases from its models (`witnesses`), threshold bands (`bands`);
 - `coverage`: running a corpus and gathering what it reached;
 - `rule_parts`: a rule's branches and conclusions, and both written back as text;
-- `report/`: the report as text, JSON and one HTML page.
+- `report/`: the report as text, JSON, SARIF and one HTML page.
 
 The names below are what the command line needs; they load on first use, so that importing one part (say
 `cdss.audit.logic.solver`) does not load the rest.
@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from cdss.audit.findings import Finding, Place
     from cdss.audit.report.html import write as write_html
     from cdss.audit.report.json import to_dict, to_json
+    from cdss.audit.report.sarif import to_sarif
     from cdss.audit.report.text import to_text
     from cdss.audit.run import DEFAULT_CASES_DIR, AuditReport, audit_coverage, audit_rules
 
@@ -36,6 +37,7 @@ _EXPORTS = {  # name -> (module, name there)
     "to_text": ("cdss.audit.report.text", "to_text"),
     "to_json": ("cdss.audit.report.json", "to_json"),
     "to_dict": ("cdss.audit.report.json", "to_dict"),
+    "to_sarif": ("cdss.audit.report.sarif", "to_sarif"),
     "write_html": ("cdss.audit.report.html", "write"),
 }
 

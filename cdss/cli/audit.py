@@ -26,6 +26,13 @@ HTML = click.option("--html", "html_path", type=click.Path(dir_okay=False, path_
                     help="Also write the report as one self-contained HTML page.")
 
 
+def report_options(command):
+    """The options both audit commands take, in the order --help lists them."""
+    for option in reversed((RULES, CASES_DIR, FORMAT, HTML, FAIL_ON, verbosity)):
+        command = option(command)
+    return command
+
+
 @click.group("audit", epilog=EXIT_CODES)
 def audit_group() -> None:
     """Audit the rule base: what a corpus of cases reaches, and what is wrong with the rules themselves."""
@@ -38,8 +45,7 @@ def _emit(report: audit.AuditReport, fmt: str, html_path: Path | None, verbose: 
         if not quiet:
             click.echo(f"wrote {html_path}", err=True)
     if fmt == "sarif":
-        from cdss.audit.report.sarif import to_sarif
-        click.echo(to_sarif(report))
+        click.echo(audit.to_sarif(report))
     else:
         click.echo(audit.to_json(report) if fmt == "json" else audit.to_text(report, verbose))
     counts = report.counts
@@ -50,12 +56,7 @@ def _emit(report: audit.AuditReport, fmt: str, html_path: Path | None, verbose: 
 
 
 @audit_group.command("rules", epilog=EXIT_CODES)
-@RULES
-@CASES_DIR
-@FORMAT
-@HTML
-@FAIL_ON
-@verbosity
+@report_options
 @AUDIT_PROFILE
 def audit_rules_command(rules_dir, cases_dir, fmt, html_path, fail_on, quiet, verbose, profile) -> None:
     """Check the rule base without running cases: duplicate ids, unknown fields and facts, unreachable rules
@@ -68,12 +69,7 @@ def audit_rules_command(rules_dir, cases_dir, fmt, html_path, fail_on, quiet, ve
 
 @audit_group.command("coverage", epilog=EXIT_CODES)
 @click.argument("paths", nargs=-1, required=True, metavar="CASES...")
-@RULES
-@CASES_DIR
-@FORMAT
-@HTML
-@FAIL_ON
-@verbosity
+@report_options
 @click.option("--fail-under", type=click.FloatRange(0, 100), default=None, metavar="PCT",
               help="Fail when fewer than PCT% of the rules have a case that fires them and a near miss.")
 @JOBS
