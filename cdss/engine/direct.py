@@ -4,9 +4,11 @@ Same compiled program as the durable-rules engine (cdss/engine/compiler.py): the
 patterns per variant, the same firing order (cdss/engine/firing.py). Where durable-rules' Rete network
 activates a rule when every positive pattern of one of its variants matches, this engine uses a cheaper
 necessary condition, a gate: every positive pattern's fact exists (the case field is recorded, the fact,
-condition or red flag has been asserted). A variant counts down its unmet gates; at zero its rule becomes
-pending, and each later assertion of a derived thing it watches (a new status or urgency) makes it pending
-again, as a new durable-rules activation would. A rule whose gates are never met costs nothing per case.
+condition or red flag has been asserted). A variant watches one unmet gate at a time, the rarest first
+(derived things before case fields, the ones fewer rules test first); when it is met the variant moves on
+to its next unmet gate, and with none left its rule becomes pending. Each later assertion of a derived
+thing it has (a new status or urgency) makes it pending again, as a new durable-rules activation would.
+A rule watching a gate that is never met (a dormant rule) costs nothing per case.
 The rule's whole condition, checked when it fires, decides, exactly as on durable-rules: the two engines
 give byte-identical results (tests/test_engines_agree.py).
 """
@@ -23,6 +25,8 @@ from cdss.kb.rules import KnowledgeBase
 from cdss.model import Case, Result
 
 NAME = "direct"
+# Which gates a variant watches first: derived things (rarely all present) before case fields.
+GATE_RANK = {"fact": 0, "condition": 0, "red_flag": 0, "trial": 1, "list": 2, "field": 3}
 LEAF = ""  # the key under which a node of the path tree keeps the gates of its own path
 
 
@@ -58,22 +62,32 @@ class DirectEvaluator:
         self._asserted = {item.rule.id: tuple(item.rule.describe_conclusions()) for item in self.program.compiled}
         strata = self.program.strata
         self._stratum_number = {stratum: number for number, stratum in enumerate(strata)}
-        # Per stratum: the variants (rule index, gates) that watch each gate, the variants with no gate.
-        self._variants: list[tuple[int, int]] = []  # variant number -> (rule index, gates to meet)
-        self._watchers: list[dict[tuple, list[int]]] = [{} for _ in strata]
-        self._open: list[list[int]] = [[] for _ in strata]  # rule indexes pending as soon as the stratum opens
+        # Per stratum: the variants that first watch each gate, every variant that has each gate (for a
+        # repeated assertion), and the rules with a variant of no gate (pending as the stratum opens).
+        self._variants: list[tuple[int, tuple]] = []  # variant number -> (rule index, gates, rarest first)
+        self._first: list[dict[tuple, list[int]]] = [{} for _ in strata]
+        self._having: list[dict[tuple, list[int]]] = [{} for _ in strata]
+        self._open: list[list[int]] = [[] for _ in strata]
         field_paths, list_paths, trial_codes = set(), set(), set()
-        for item in self.program.compiled:
+        gated = [(item, [sorted({gate for alias, pattern in patterns if (gate := _gate(alias, pattern)) is not None})
+                         for patterns in item.variants]) for item in self.program.compiled]
+        tested_by: dict[tuple, int] = {}
+        for _, variants in gated:
+            for gates in variants:
+                for gate in gates:
+                    tested_by[gate] = tested_by.get(gate, 0) + 1
+        for item, variants in gated:
             number = self._stratum_number[item.stratum]
-            for patterns in item.variants:
-                gates = {gate for alias, pattern in patterns if (gate := _gate(alias, pattern)) is not None}
+            for gates in variants:
                 if not gates:
                     self._open[number].append(item.index)
                     continue
+                gates = tuple(sorted(gates, key=lambda g: (GATE_RANK[g[0]], tested_by[g], g)))
                 variant = len(self._variants)
-                self._variants.append((item.index, len(gates)))
+                self._variants.append((item.index, gates))
+                self._first[number].setdefault(gates[0], []).append(variant)
                 for gate in gates:
-                    self._watchers[number].setdefault(gate, []).append(variant)
+                    self._having[number].setdefault(gate, []).append(variant)
                     if gate[0] == "field":
                         field_paths.add(gate[1])
                     elif gate[0] == "list":
@@ -126,27 +140,33 @@ class DirectEvaluator:
         case_gates = self._case_gates(run.case.data)
         derived: list[tuple] = []  # derived things asserted so far, as gates (repeats mark a new value)
         for number in range(len(self.program.strata)):
-            watchers = self._watchers[number]
-            left: dict[int, int] = {}  # variant -> gates still unmet (touched variants only)
+            first, having = self._first[number], self._having[number]
+            moved: dict[tuple, list[int]] = {}  # gate -> variants that moved on to watch it (this case)
             met: set = set()
             pending = list(self._open[number])  # sorted: already a heap
             queued = set(pending)
 
-            def meet(gate, pending=pending, queued=queued, left=left, met=met, watchers=watchers) -> None:
-                watching = watchers.get(gate)
-                if watching is None:
+            def wake(index, pending=pending, queued=queued) -> None:
+                if index not in queued:
+                    queued.add(index)
+                    heapq.heappush(pending, index)
+
+            def meet(gate, first=first, having=having, moved=moved, met=met, wake=wake) -> None:
+                if gate in met:  # a new status or urgency of something already asserted: a new activation
+                    for variant in having.get(gate, ()):
+                        index, gates = variants[variant]
+                        if all(g in met for g in gates):
+                            wake(index)
                     return
-                first = gate not in met
                 met.add(gate)
-                for variant in watching:
-                    index, need = variants[variant]
-                    if first:
-                        need = left[variant] = left.get(variant, need) - 1
+                for variant in first.get(gate, []) + moved.pop(gate, []):
+                    index, gates = variants[variant]
+                    for g in gates:
+                        if g not in met:
+                            moved.setdefault(g, []).append(variant)
+                            break
                     else:
-                        need = left.get(variant, need)
-                    if need == 0 and index not in queued:
-                        queued.add(index)
-                        heapq.heappush(pending, index)
+                        wake(index)
 
             for gate in case_gates:
                 meet(gate)
