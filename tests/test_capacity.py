@@ -66,6 +66,20 @@ def test_the_model_counts_what_durable_rules_refuses(make, key, error):
     assert error in _builds(past_limit)
 
 
+def test_each_or_pattern_counts_as_its_own_alpha_test_for_one_fact():
+    """Found on a 10x rule base: 102 patterns with one `$or` of statuses on one condition code made the
+    condition's fact meet more than 64 alpha tests (error 303 at run time), although the tests are equal."""
+    pattern = {"$and": [{"t": "cond"}, {"c": "x"}, {"$or": [{"s": "suspected"}, {"s": "probable"}]}]}
+    rules = {f"r{i}": {"all": [{"a": {"$and": [{"t": "fact"}, {"n": f"f{i}"}]}}, {"b": pattern}], "run": _action}
+             for i in range(70)}
+    assert _tally(rules).peak["tests_per_fact"][0] > 64
+    host = _QuietHost()
+    host.register_rulesets({"probe": rules})
+    handle = host.get_ruleset("probe")._handle
+    with pytest.raises(Exception, match="303"):
+        durable_engine.durable_rules_engine.assert_fact(handle, '{"sid":"s","id":"1","t":"cond","c":"x","s":"probable"}')
+
+
 def test_the_shipped_rule_base_fits_every_budget_without_phase_tokens():
     program = compile_knowledge(load_knowledge())
     assert program.partitions
