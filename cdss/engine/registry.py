@@ -7,7 +7,6 @@ is kept under the id of the process that made it and a child simply makes its ow
 
 from __future__ import annotations
 
-import gc
 import os
 import threading
 
@@ -43,11 +42,6 @@ class Evaluators:
                 found = self._made.get(key)
                 if found is None or found.kb is not kb:
                     found = self._made[key] = cls(kb)
-                    # The compiled knowledge base lives as long as the process: move it out of the cyclic
-                    # garbage collector's way, whose full passes would otherwise cost every case time in
-                    # proportion to the rule count (dormant rules included).
-                    gc.collect()
-                    gc.freeze()
         return found
 
 
