@@ -15,7 +15,7 @@ def gout(d: Draw, primary: bool) -> None:
         d.patient(30, 60, 90, 0.2, 30)
     d.flag("systemic", "gout_history", 0.85, 0.75)
     knee = d.chance(0.9)
-    _acute_arthritis(d, knee, acute=d.chance(0.88), p_hot=0.45)
+    _acute_arthritis(d, knee, acute=d.chance(0.88), p_hot=0.35)
     if d.chance(0.55):
         usual = d.uniform(0.28, 0.62, digits=2)
         d.put("labs", "urate_mmol_l", d.near("labs.urate_mmol_l", 0.2, 0.8, usual))
@@ -30,8 +30,8 @@ def gout(d: Draw, primary: bool) -> None:
 def cppd_arthritis(d: Draw, primary: bool) -> None:
     if primary:
         d.patient(60, 78, 96, 0.6, 27)
-    knee = d.chance(0.9)
-    _acute_arthritis(d, knee, acute=d.chance(0.75 if primary else 0.3), p_hot=0.45)
+    knee = d.chance(0.95)
+    _acute_arthritis(d, knee, acute=d.chance(0.75 if primary else 0.3), p_hot=0.35)
     if d.chance(0.8):
         found = ["chondrocalcinosis"] + d.sites((("joint_space_narrowing", 0.6), ("osteophytes", 0.5)))
         if knee:

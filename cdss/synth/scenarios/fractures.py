@@ -116,7 +116,7 @@ def atypical_femoral_fracture(d: Draw, primary: bool) -> None:
     side = d.pick(("left", "right", "left", "right", "both"))
     d.hip(side, ["thigh"] + d.sites((("groin", 0.2),)) if d.chance(0.9) else ["groin"])
     d.pain_course((2, 40, 80), p_duration=0.8, onset=("gradual",), severity=(3, 7))
-    d.flag("pain", "activity_related", 0.6, 0.7)
+    d.flag("pain", "activity_related", 0.6, 0.85)
     d.flag("pain", "night_pain", 0.3, 0.15)
     d.no_fall(0.7)
     d.flag("trauma", "can_bear_weight", 0.4, 0.95)

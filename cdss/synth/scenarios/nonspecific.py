@@ -21,7 +21,7 @@ def nonspecific(d: Draw, primary: bool) -> None:
         d.hip(side, [])
         d.knee(side, [])
     d.pain_course((0, 26, 260), p_duration=0.7, onset=("gradual", "gradual", "gradual", "sudden"), severity=(1, 7))
-    d.flag("pain", "activity_related", 0.6, 0.7)
+    d.flag("pain", "activity_related", 0.6, 0.85)
     d.stiffness(0.3, 0, 30)
     if d.chance(0.06):
         d.study("xray_knee" if d.has("pain", "knee") else "xray_hip", [])

@@ -62,7 +62,7 @@ def osteonecrosis(d: Draw, primary: bool) -> None:
         d.study("mri_hip", ["avn"] + (["bone_marrow_edema"] if d.chance(0.5) else []), **extra)
     elif u < 0.86:
         extra = {}
-        if d.chance(0.5):
+        if d.chance(0.7):
             extra["collapse_mm"] = d.near("imaging.xray_hip.collapse_mm", 0, 2, d.uniform(0.5, 2.0))
         d.study("xray_hip", ["crescent_sign"] + (["subchondral_sclerosis"] if d.chance(0.4) else []), **extra)
         if d.chance(0.3):

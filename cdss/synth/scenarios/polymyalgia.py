@@ -50,7 +50,7 @@ def giant_cell_arteritis(d: Draw, primary: bool) -> None:
     else:
         d.hip(d.pick(("both", "left", "right")), [])
         d.flag("pain", "shoulder_girdle_pain", 0.5, 0.3)
-    d.pain_course((1, 6, 20), p_duration=0.9, onset=("gradual", "sudden"), severity=(3, 8))
+    d.pain_course((2, 6, 20), p_duration=0.9, onset=("gradual", "sudden"), severity=(3, 8))
     d.flag("systemic", "fatigue", 0.5, 0.6)
     d.flag("systemic", "unexplained_weight_loss", 0.4, 0.1)
     d.temperature(d.chance(0.15))

@@ -26,7 +26,7 @@ def rheumatoid_arthritis(d: Draw, primary: bool) -> None:
     else:
         d.stiffness(0.8, 0, 30)
     d.flag("pain", "better_with_movement", 0.5, 0.8)
-    d.flag("pain", "activity_related", 0.3, 0.3)
+    d.flag("pain", "activity_related", 0.3, 0.5)
     d.flag("joints", "knee_effusion", 0.4, 0.5)
     d.flag("systemic", "fatigue", 0.4, 0.7)
     d.flag("systemic", "known_rheumatoid_arthritis", 0.3, 0.3)

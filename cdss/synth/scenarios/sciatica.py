@@ -14,14 +14,16 @@ def sciatica(d: Draw, primary: bool) -> None:
     # sudden onset is common in sciatica, but rarely recorded as such in the old (where it would suggest
     # a fracture with no fall)
     onset = ("gradual", "sudden") if d.age < 65 else ("gradual",) * 4 + ("sudden",)
-    back_and_leg(d, acute_share=0.35 if primary else 0.15, onset=onset)  # alongside another picture: mostly long-standing
+    # a first, acute sciatica is commoner before 50; alongside another picture it is mostly long-standing
+    back_and_leg(d, acute_share=(0.35 if d.age < 50 else 0.2) if primary else 0.15, onset=onset)
     if d.case.get("back", {}).get("radiating_leg_pain"):
         d.flag("back", "radiates_below_knee", 0.7, 0.8)
     d.maybe("exam", "straight_leg_raise", 0.6, "positive" if d.chance(0.65) else "negative")
     d.maybe("neuro", "deficit", 0.5, d.pick(("none", "none", "none", "unilateral", "unilateral")))
     d.flag("neuro", "reflexes_reduced", 0.4, 0.4)
     d.flag("neuro", "dermatomal_sensory_loss", 0.4, 0.45)
-    d.maybe("neuro", "motor_power_mrc", 0.3, d.near("neuro.motor_power_mrc", 0, 5, d.pick((5, 5, 5, 5, 4, 4))))
+    # MRC 4 (a sign) now and then; a severe paresis (3 or less) is the severe_motor_deficit scenario's
+    d.maybe("neuro", "motor_power_mrc", 0.3, d.near("neuro.motor_power_mrc", 4, 5, d.pick((5, 5, 5, 5, 4, 4))))
     if d.chance(0.2):
         u = d.rand()
         if u < 0.55:
@@ -48,8 +50,12 @@ def spinal_stenosis(d: Draw, primary: bool) -> None:
     bilateral = d.chance(0.2)
     if bilateral:
         d.put("back", "bilateral_leg_symptoms", True)
-        if d.chance(0.9):
-            usual = d.between(12, 520) if d.chance(0.85) else d.between(1, 11)
+        long_standing = d.chance(0.85)
+        if long_standing:
+            d.back_history((26, 520), 0.25)
+        if d.chance(0.92):
+            back_weeks = d.case["back"].get("duration_weeks", 520)
+            usual = d.between(12, max(12, int(back_weeks))) if long_standing else d.between(1, 11)
             d.put("back", "bilateral_leg_symptoms_weeks",
                   d.weeks("back.bilateral_leg_symptoms_weeks", 0, 1040, usual))
         d.flag("neuro", "saddle_anaesthesia", 0.93, 0.0)

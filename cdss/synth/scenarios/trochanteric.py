@@ -11,7 +11,7 @@ def greater_trochanteric_pain(d: Draw, primary: bool) -> None:
     if primary:
         d.patient(30, 58, 88, 0.8, 28)
     d.hip(d.side(), ["lateral"] + d.sites((("buttock", 0.15), ("thigh", 0.15))))
-    d.pain_course((1, 104, 520), onset=("gradual", "gradual", "sudden"))
+    d.pain_course((1, 104, 520), onset=("gradual",) * 5 + ("sudden",))
     d.flag("pain", "lying_on_side_painful", 0.6, 0.85)
     d.flag("pain", "activity_related", 0.6, 0.95)
     d.stiffness(0.3, 0, 30)
