@@ -99,7 +99,7 @@ NEAR_MISS_PROBABILITY_FOR: dict[str, float] = {
 # pictures below are about 6 % of draws; other pictures raise a flag now and then too (a cancer history
 # with night pain, new back pain after 50), and some red-flag draws are near misses that raise none.
 SCENARIO_WEIGHTS: tuple[tuple[str, int], ...] = (
-    ("knee_osteoarthritis", 271),
+    ("knee_osteoarthritis", 270),
     ("hip_osteoarthritis", 170),
     ("greater_trochanteric_pain", 95),
     ("nonspecific", 100),
@@ -114,19 +114,19 @@ SCENARIO_WEIGHTS: tuple[tuple[str, int], ...] = (
     ("gout", 13),
     ("cppd_arthritis", 10),
     # red flags
-    ("hip_fracture", 7),
+    ("hip_fracture", 6),
     ("knee_fracture", 5),
     ("insufficiency_fracture", 3),
     ("femoral_neck_stress_fracture", 4),
     ("atypical_femoral_fracture", 3),
     ("septic_arthritis", 4),
-    ("prosthetic_joint_infection", 4),
+    ("prosthetic_joint_infection", 5),
     ("bone_malignancy", 4),
     ("giant_cell_arteritis", 3),
     ("spinal_serious_pathology", 3),
     ("cauda_equina", 3),
     ("severe_motor_deficit", 3),
-    ("child", 5),
+    ("child", 6),
 )
 
 # Second scenarios that travel with a primary one: (probability of a second, ((name, weight), ...)).

@@ -22,6 +22,8 @@ def background(d: Draw) -> None:
         d.flag("systemic", "bisphosphonate_use", 0.6, 0.6)
     d.flag("systemic", "cancer_history", 0.1, 0.05 if old else 0.01)
     d.flag("systemic", "gout_history", 0.05, 0.1 if d.female else 0.2)
+    d.flag("systemic", "known_rheumatoid_arthritis", 0.08, 0.05)
+    d.flag("systemic", "immunosuppressed", 0.08, 0.04)
     if d.chance(0.03):
         d.temperature(False)
     if not d.has("systemic", "temperature_c"):

@@ -11,8 +11,8 @@ def child(d: Draw, primary: bool) -> None:
     u = d.rand()
     if u < 0.4:
         _slipped_epiphysis(d)
-    elif u < 0.6:
-        _irritable_hip(d, septic=d.chance(0.35))
+    elif u < 0.7:
+        _irritable_hip(d, septic=d.chance(0.4))
     else:
         _other_pain(d)
 

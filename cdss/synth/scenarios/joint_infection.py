@@ -40,8 +40,8 @@ def septic_arthritis(d: Draw, primary: bool) -> None:
         d.maybe("trauma", "can_bear_weight", 0.7, d.chance(0.3))
     d.flag("systemic", "diabetes", 0.6, 0.25)
     d.flag("systemic", "immunosuppressed", 0.5, 0.15)
-    d.flag("systemic", "iv_drug_use", 0.4, 0.1)
-    d.flag("systemic", "known_rheumatoid_arthritis", 0.3, 0.1)
+    d.flag("systemic", "iv_drug_use", 0.5, 0.3 if d.age < 50 else 0.05)
+    d.flag("systemic", "known_rheumatoid_arthritis", 0.4, 0.15)
     d.flag("systemic", "recent_bacterial_infection", 0.3, 0.3)
     if d.chance(0.2):
         d.prosthesis("hip" if knee else "knee", d.pick(("left", "right")))  # an old replacement elsewhere
@@ -101,7 +101,7 @@ def prosthetic_joint_infection(d: Draw, primary: bool) -> None:
         else:
             d.study("xray_hip", [])
             d.study("xray_pelvis", [])
-    _aspirate(d, d.pick(("positive", "negative", "pending")), p=0.15)
+    _aspirate(d, d.pick(("positive", "positive", "negative", "pending")), p=0.25)
 
 
 def _low_grade_labs(d: Draw) -> None:

@@ -32,7 +32,7 @@ def osteonecrosis(d: Draw, primary: bool) -> None:
     d.flag("exam", "limp", 0.3, 0.6)
     d.stiffness(0.3, 0, 30)
     risks = 1 if d.chance(0.8) else 2
-    if d.chance(0.08):
+    if d.chance(0.15):
         risks = 0  # idiopathic: no cause found
     for _ in range(risks):
         _osteonecrosis_risk(d)
