@@ -1,4 +1,4 @@
-"""The engine against the oracle (tests/oracle.py) on thousands of generated cases.
+"""The engine against the oracle (tests/helpers/oracle.py, with its own policies) on thousands of generated cases.
 
 Two sources of cases: hypothesis strategies built from the case schema's own vocabulary (every field,
 most of them absent, numbers weighted toward the thresholds the rule files test), with or without a
@@ -26,6 +26,7 @@ from cdss import resources
 from cdss.synth import generate as synth
 from cdss.engine import evaluator_for
 from tests.helpers.oracle import Oracle
+from tests.helpers.oracle_policies import act_group
 
 EXAMPLES = int(os.environ.get("CDSS_DIFF_EXAMPLES", "2000"))
 SYNTH_SEED = 20260611
@@ -269,14 +270,22 @@ def engine():
 
 
 def summary(result) -> dict:
-    """What the two evaluators must agree on, in the result's own order."""
+    """What the two evaluators must agree on: the result's lists in their order, but recommendations by
+    code (their act order is checked on its own: the oracle does not restate every tie-break)."""
     return {
         "red_flags": [(f.code, f.status, f.urgency) for f in result.red_flags],
         "conditions": [(c.code, c.status, c.icd10) for c in result.conditions],
-        "recommendations": [(r.code, r.urgency, tuple(r.for_)) for r in result.recommendations],
+        "recommendations": sorted((r.code, r.urgency, tuple(r.for_)) for r in result.recommendations),
         "do_not": [(d.code, tuple(d.for_)) for d in result.do_not],
         "warnings": [w.code for w in result.warnings],
     }
+
+
+def out_of_act_order(result) -> list[str]:
+    """cases-and-results.md: red-flag actions, then diagnostics, then treatment, then advice."""
+    flags = [f.code for f in result.red_flags]
+    groups = [(act_group(r.kind, r.for_, flags), r.code) for r in result.recommendations]
+    return [f"{b[1]} (group {b[0]}) after {a[1]} (group {a[0]})" for a, b in zip(groups, groups[1:]) if b[0] < a[0]]
 
 
 def disagreement(data: dict) -> str | None:
@@ -295,6 +304,7 @@ def disagreement(data: dict) -> str | None:
     for key in ours:
         if ours[key] != theirs[key]:
             problems.append(f"{key}:\n  engine {ours[key]}\n  oracle {theirs[key]}")
+    problems += [f"recommendations out of act order: {p}" for p in out_of_act_order(result)]
     if not problems:
         return None
     return "engine and oracle disagree on\n" + json.dumps(data, indent=1) + "\n" + "\n".join(problems)
@@ -363,3 +373,16 @@ def test_engine_agrees_with_oracle_on_shipped_cases():
         data = json.loads(path.read_text(encoding="utf-8"))
         problem = disagreement(data)
         assert problem is None, f"{path}: {problem}"
+
+
+def test_the_oracle_shares_no_code_with_cdss():
+    """An oracle that imported cdss's policies or conditions would repeat their bugs instead of finding
+    them (issue: the oracle must not share `policies` with the engine)."""
+    import ast
+    from pathlib import Path
+
+    for name in ("oracle.py", "oracle_policies.py"):
+        tree = ast.parse((Path(__file__).parent / "helpers" / name).read_text(encoding="utf-8"))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        assert not {m for m in imported if m and m.split(".")[0] == "cdss"}, f"{name} imports cdss"

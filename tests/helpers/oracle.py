@@ -6,8 +6,9 @@ fires rules by brute force. Rules that test a derived thing (a fact, a condition
 in their top-level `all` run in a later layer than every rule that can assert it, so that "absent" is
 decided on complete knowledge; inside one layer it loops over the rules until none fires anew.
 
-Only the result-level policies are shared (`cdss.policies.build_result`, fed with the oracle's own
-conclusions): the point is to test the compiler and the durable-rules path, not to write the policies twice.
+The result-level policies are not shared either: tests/helpers/oracle_policies.py states them a second
+time from pathways.md, reading rules/knowledge_base.yaml as plain YAML, so that a bug in cdss's policies
+(cdss/engine/policies.py, cdss/kb/policy.py) shows as a disagreement instead of hiding on both sides.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import yaml
+
+from tests.helpers.oracle_policies import shape
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = Path(os.environ.get("CDSS_RULES") or ROOT / "rules")  # the folder cdss itself reads
@@ -231,23 +234,16 @@ class OracleRule:
 
 @dataclass
 class OracleRun:
-    """What build_result reads: the case, the fired rules and their conclusions in firing order."""
+    """One case through the rules: the fired rules and their conclusions in firing order."""
 
-    case: object
-    fired: dict  # rule id -> (witnesses, asserted): the oracle keeps no witnesses
+    case: dict
+    fired: dict  # rule id -> None, in firing order
     conclusions: list  # (OracleRule, conclusion) with conclusion.kind / conclusion.data
     state: State
-
-    @property
-    def facts(self) -> State:
-        """What build_result reads the derived facts from (`.facts.derived`), as from the engine's run."""
-        return self.state
 
 
 class Oracle:
     def __init__(self, directory: Path = RULES, profile: str = "nice"):
-        from cdss.model import KnowledgeBaseId, Text
-
         directory = Path(directory)
         self.manifest = yaml.safe_load((directory / MANIFEST).read_text(encoding="utf-8"))
         self.vocabulary = yaml.safe_load(VOCABULARY.read_text(encoding="utf-8"))
@@ -258,18 +254,14 @@ class Oracle:
                 if raw["status"] == "deprecated" or profile not in raw.get("profiles", (profile,)):
                     continue
                 self.rules.append(OracleRule(raw["id"], raw["when"], list(raw["then"]), len(self.rules),
-                                             tuple(raw["sources"]), Text(**raw["rationale"])))
+                                             tuple(raw["sources"]), raw["rationale"]))
         self.layer = layers(self.rules)
         self.by_layer = [[r for r in self.rules if self.layer[r.id] == k] for k in range(max(self.layer.values()) + 1)]
         self.trials = self.manifest["failed_trial"]
         self.default_weeks = self.trials["min_weeks"]
-        from cdss.kb.policy import from_manifest
-        self.kb = SimpleNamespace(rules=self.rules, manifest=self.manifest, policy=from_manifest(self.manifest),
-                                  identity=KnowledgeBaseId(str(self.manifest["version"]), "oracle", profile),
-                                  order_of={rule.id: rule.order for rule in self.rules})
 
     def conclusion(self, raw: dict) -> SimpleNamespace:
-        """A `then` item as build_result reads it: kind and data (recommendations get kind/category from
+        """A `then` item as the policies read it: kind and data (recommendations get kind/category from
         the vocabulary, as docs/rule-format.md says)."""
         kind = next(iter(raw))
         body = raw[kind]
@@ -292,7 +284,7 @@ class Oracle:
                 for rule in rules:
                     if rule.id in fired or not holds(rule.when, s):
                         continue
-                    fired[rule.id] = ((), ())
+                    fired[rule.id] = None
                     again = True
                     for raw in rule.then:
                         c = self.conclusion(raw)
@@ -303,14 +295,14 @@ class Oracle:
                             s.conditions.setdefault(c.data["code"], set()).add(c.data["status"])
                         elif c.kind == "red_flag":
                             s.red_flags.setdefault(c.data["code"], set()).add(c.data["urgency"])
-        return OracleRun(SimpleNamespace(id=case["id"], data=case), fired, conclusions, s)
+        return OracleRun(case, fired, conclusions, s)
 
     def evaluate(self, case: dict):
-        """(fired rule ids, the Result that cdss's policies make of the oracle's conclusions)."""
-        from cdss.engine.policies import build_result
-
+        """(fired rule ids, the OracleResult that the oracle's own policies make of its conclusions)."""
         run = self.run(case)
-        return set(run.fired), build_result(run, self.kb, self.layer)
+        conclusions = [(rule.order, c.kind, c.data) for rule, c in run.conclusions]
+        return set(run.fired), shape(self.manifest, self.vocabulary, case, run.state.derived, conclusions,
+                                     sorted(run.fired))
 
     # ---------------------------------------------------------------- what the rules read (for tests)
     def tested_values(self) -> dict[str, list]:
