@@ -3,7 +3,8 @@
 In a checkout (`pip install -e .`) they are the checkout's own `schemas/` and `rules/`, so that an edit is
 seen at once. An installed wheel carries copies as package data under `cdss/data/` (setup.py puts them
 there), so cdss works from any folder. `CDSS_HOME` names another home (a folder with `schemas/` and
-`rules/`); `CDSS_RULES` another default rule folder. `--rules DIR` overrides both.
+`rules/`, and a `vocabulary.yaml` where its codes differ from the shipped ones); `CDSS_RULES` another
+default rule folder. `--rules DIR` overrides both.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def _home() -> Path:
 HOME = _home()
 SCHEMA_DIR = HOME / "schemas"
 DEFAULT_RULES_DIR = Path(os.environ["CDSS_RULES"]) if os.environ.get("CDSS_RULES") else HOME / "rules"
-VOCABULARY_FILE = DATA_DIR / "vocabulary.yaml"
+VOCABULARY_FILE = HOME / "vocabulary.yaml" if (HOME / "vocabulary.yaml").is_file() else DATA_DIR / "vocabulary.yaml"
 
 
 def schema_bytes(name: str) -> bytes:
