@@ -33,10 +33,14 @@ def synth_command(n: int, seed: int, output: Path | None, fmt: str, quiet: bool,
     import time
     check_verbosity(quiet, verbose)
     started = time.monotonic()
+    produced = None
+    if fmt == "fhir":
+        from cdss.fhir.synth import lines as fhir_lines
+        produced = fhir_lines(n, seed)
     if output is not None:
         try:
             with open(output, "w", encoding="utf-8", newline="\n") as handle:
-                synth.write(handle, n, seed, fmt=fmt)
+                synth.write(handle, n, seed, produced=produced)
         except OSError as error:
             raise click.ClickException(f"{output}: cannot write: {error.strerror or error}") from None
         if not quiet:
@@ -45,7 +49,7 @@ def synth_command(n: int, seed: int, output: Path | None, fmt: str, quiet: bool,
         return
     stream = sys.stdout
     try:
-        synth.write(stream, n, seed, fmt=fmt)
+        synth.write(stream, n, seed, produced=produced)
         stream.flush()
     except BrokenPipeError:
         # The reader stopped early (`cdss synth --n 1000000 | head`): not an error.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import random
-from typing import IO, Iterator
+from typing import IO, Iterable, Iterator
 
 from cdss import resources
 from cdss.synth.draws import Draw
@@ -103,17 +103,13 @@ def lines(n: int, seed: int = 0) -> Iterator[str]:
         yield encode(case) + "\n"
 
 
-def write(stream: IO[str], n: int, seed: int = 0, chunk: int = 512, fmt: str = "json") -> int:
-    """Write n cases as JSONL (or, fmt "fhir", as FHIR Bundles in NDJSON) to a text stream, in chunks;
-    returns the number written."""
+def write(stream: IO[str], n: int, seed: int = 0, chunk: int = 512, produced: Iterable[str] | None = None) -> int:
+    """Write n cases as JSONL to a text stream, in chunks; returns the number written. `produced` gives other
+    lines for the same stream instead (`cdss synth --format fhir` passes cdss.fhir.synth.lines: FHIR sits
+    above synth, so synth never imports it)."""
     buffer: list[str] = []
     count = 0
-    if fmt == "fhir":
-        from cdss.fhir.synth import lines as fhir_lines
-        produced = fhir_lines(n, seed)
-    else:
-        produced = lines(n, seed)
-    for line in produced:
+    for line in lines(n, seed) if produced is None else produced:
         buffer.append(line)
         count += 1
         if len(buffer) >= chunk:
