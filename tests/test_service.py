@@ -5,6 +5,7 @@ types, a 10 MB body, no Patient, unknown hooks, bad JWTs), none of which may get
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import http.server
 import json
@@ -113,17 +114,15 @@ def test_missing_data_gets_a_card_that_names_it_and_points_to_the_questionnaire(
     assert missing["indicator"] == "warning"  # nothing else found: never a silent reassurance
 
 
-def test_a_prefetch_key_left_out_is_fetched_from_the_fhir_server(server):
-    base, _, _ = server
-    bundle = example("rf-septic-confirmed-positive-culture")
-    request = hook_request(bundle, instance=instance())
-    observations = request["prefetch"].pop("observations")
+@contextlib.contextmanager
+def fhir_server(resources: dict):
+    """A FHIR server on a loopback port that answers every search with `resources`, and what it was asked."""
     seen: list[tuple[str, str]] = []
 
     class FhirServer(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             seen.append((self.path, self.headers.get("Authorization")))
-            body = json.dumps(observations).encode()
+            body = json.dumps(resources).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/fhir+json")
             self.send_header("Content-Length", str(len(body)))
@@ -137,18 +136,44 @@ def test_a_prefetch_key_left_out_is_fetched_from_the_fhir_server(server):
     thread = threading.Thread(target=fhir.serve_forever, daemon=True)
     thread.start()
     try:
-        request["fhirServer"] = f"http://127.0.0.1:{fhir.server_address[1]}/fhir"
-        request["fhirAuthorization"] = {"access_token": "token-123", "token_type": "Bearer", "expires_in": 300,
-                                        "scope": "patient/*.read", "subject": "cdss"}
-        cards = post(base, PATIENT_VIEW, request).json()["cards"]
+        yield f"http://127.0.0.1:{fhir.server_address[1]}/fhir", seen
     finally:
         fhir.shutdown()
         fhir.server_close()
         thread.join(10)
+
+
+def _without_observations():
+    request = hook_request(example("rf-septic-confirmed-positive-culture"), instance=instance())
+    observations = request["prefetch"].pop("observations")
+    request["fhirAuthorization"] = {"access_token": "token-123", "token_type": "Bearer", "expires_in": 300,
+                                    "scope": "patient/*.read", "subject": "cdss"}
+    return request, observations
+
+
+def test_a_prefetch_key_left_out_is_fetched_from_an_allowed_fhir_server(tmp_path):
+    request, observations = _without_observations()
+    with fhir_server(observations) as (url, seen):
+        with running(tmp_path, "--fhir-server", url) as (base, _):
+            request["fhirServer"] = url
+            cards = post(base, PATIENT_VIEW, request).json()["cards"]
     assert seen and seen[0][0].startswith("/fhir/Observation?subject=Patient/p-2041&code=")
     assert seen[0][1] == "Bearer token-123"
     assert not any(c["extension"]["cdss"]["kind"] == "missing_data" for c in cards)
-    assert "CRP" in json.dumps(cards) or cards[0]["extension"]["cdss"]["code"] == "septic_arthritis"
+    assert cards[0]["extension"]["cdss"]["code"] == "septic_arthritis"
+
+
+def test_a_fhir_server_the_service_was_not_told_of_is_never_called(server):
+    """A request names its own fhirServer: without `--fhir-server` allowing it, the service fetches nothing
+    (no server-side request forgery) and says on a card which data it lacks."""
+    base, _, _ = server
+    request, observations = _without_observations()
+    with fhir_server(observations) as (url, seen):
+        request["fhirServer"] = url
+        cards = post(base, PATIENT_VIEW, request).json()["cards"]
+    assert seen == []
+    missing = next(c for c in cards if c["extension"]["cdss"]["kind"] == "missing_data")
+    assert "`observations`" in missing["detail"]
 
 
 # ----------------------------------------------------------------------------------------- order-select
@@ -319,6 +344,49 @@ def test_jwt_verification_and_cors(tmp_path):
                                                                 "Access-Control-Request-Headers": "authorization,content-type"})
         assert preflight.headers["access-control-allow-origin"] == "https://sandbox.cds-hooks.org"
         assert "Traceback" not in log.read_text()
+
+
+def test_jwt_keys_from_the_issuers_jwks_url(tmp_path):
+    """The issuer's keys fetched from its JWKS URL (a real HTTP server on a loopback port), once, and cached;
+    a token signed with a key the JWKS does not hold is refused; the token's own `jku` is never followed."""
+    private, jwks = _keys(tmp_path)
+    (tmp_path / "other").mkdir()
+    other, _ = _keys(tmp_path / "other")
+    body = jwks.read_bytes()
+    fetched = []
+
+    class Jwks(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            fetched.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    keys = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
+    thread = threading.Thread(target=keys.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{keys.server_address[1]}/.well-known/jwks.json"
+    try:
+        with running(tmp_path, "--trust", f"https://ehr.example={url}") as (base, log):
+            audience = base + PATIENT_VIEW
+            request = hook_request(example("oa-knee-probable-typical"), instance=instance())
+            for _ in range(3):
+                answer_ = post(base, PATIENT_VIEW, request, Authorization=f"Bearer {_token(private, audience)}")
+                assert answer_.status_code == 200, answer_.text
+            refused = post(base, PATIENT_VIEW, request, Authorization=f"Bearer {_token(other, audience)}")
+            assert refused.status_code == 401 and refused.json()["error"]["code"] == "unauthorized"
+            assert "Traceback" not in log.read_text()
+    finally:
+        keys.shutdown()
+        keys.server_close()
+        thread.join(10)
+    assert fetched and set(fetched) == {"/.well-known/jwks.json"}
+    assert len(fetched) <= 2  # cached: not once per request (a second fetch only for the unknown key)
 
 
 def test_serve_refuses_a_port_in_use_and_a_bad_store(tmp_path):

@@ -25,6 +25,10 @@ from cdss.cli.options import EXIT_CODES, PROFILE, RULES, check_verbosity, fail, 
 @click.option("--trust", multiple=True, metavar="ISSUER=KEYS",
               help="Require a JWT from this issuer, verified with KEYS: a JWKS URL, a JWKS file or a PEM public "
                    "key file (repeat for more issuers). Without --trust, requests are not authenticated.")
+@click.option("--fhir-server", "fhir_servers", multiple=True, metavar="URL",
+              help="A FHIR base URL the service may fetch a missing prefetch from, when a request names it as "
+                   "fhirServer (repeat for several; '*' allows any, for a sandbox). Default: none - a request "
+                   "cannot make the service call an address of its choosing; missing data gets a card instead.")
 @click.option("--public-url", default=None,
               help="This service's URL as the EHR calls it (behind a proxy): the JWT audience and the "
                    "questionnaire links are built from it.")
@@ -36,7 +40,7 @@ from cdss.cli.options import EXIT_CODES, PROFILE, RULES, check_verbosity, fail, 
 @PROFILE
 @RULES
 @verbosity
-def serve_command(host, port, workers, db, lang, cors_origins, trust, public_url, max_body, as_of, log_level,
+def serve_command(host, port, workers, db, lang, cors_origins, trust, fhir_servers, public_url, max_body, as_of, log_level,
                   profile, rules_dir: Path | None, quiet: bool, verbose: bool) -> None:
     """Run the CDS Hooks 2.0 service: discovery at GET /cds-services, the hooks patient-view and order-select,
     feedback at POST /cds-services/{id}/feedback, the questionnaire at GET /fhir/Questionnaire/cdss-case.
@@ -66,7 +70,10 @@ def serve_command(host, port, workers, db, lang, cors_origins, trust, public_url
     _check_port(host, port)
     settings = Settings(rules_dir=str(rules_dir) if rules_dir else None, profile=profile, db=db, lang=lang,
                         max_body=max_body, cors_origins=list(cors_origins), trust=list(trust), public_url=public_url,
-                        as_of=as_of.date().isoformat() if as_of else None)
+                        as_of=as_of.date().isoformat() if as_of else None, fhir_servers=list(fhir_servers))
+    for url in fhir_servers:
+        if url != "*" and not url.startswith(("http://", "https://")):
+            raise click.BadParameter(f"expected an http(s) URL or '*', got {url[:80]!r}", param_hint="--fhir-server")
     import os
 
     import uvicorn

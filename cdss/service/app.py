@@ -51,6 +51,7 @@ class Settings:
     trust: list = field(factory=list)  # "ISSUER=KEYS"
     public_url: str | None = None
     as_of: str | None = None
+    fhir_servers: list = field(factory=list)  # FHIR base URLs a missing prefetch may be fetched from ("*": any)
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -231,7 +232,8 @@ async def _answer(service: Service, name: str, body, lang: str, questionnaire_ur
     from cdss.engine import evaluate
 
     request = check(name, body)
-    gathered = await gather(request, service.templates, lambda: httpx.AsyncClient(follow_redirects=False))
+    gathered = await gather(request, service.templates, lambda: httpx.AsyncClient(follow_redirects=False),
+                            service.settings.fhir_servers)
     try:
         parsed = parse.parse(gathered.bundle, "request")
         patients = [r for r in parsed.resources if r.type == "Patient"]

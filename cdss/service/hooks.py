@@ -3,8 +3,8 @@ patient's resources from its prefetch (or, for a key the EHR left out, from its 
 
 Prefetch templates ask for exactly the resource types (and, for Observations and reports, the codes) the
 mapping reads. A key the EHR sends as null means "no such data" (CDS Hooks 2.0); a key it leaves out is
-fetched from `fhirServer` with `fhirAuthorization` when both are given, and otherwise reported as missing
-on a card: cdss never treats data it did not get as normal.
+fetched from `fhirServer` with `fhirAuthorization` when both are given and `cdss serve --fhir-server` lists
+that server (never an address a request alone chose), and otherwise reported as missing on a card: cdss never treats data it did not get as normal.
 """
 
 from __future__ import annotations
@@ -166,8 +166,22 @@ def _resources_of(value, where: str) -> list[tuple[dict, str]]:
     return [(value, where)]
 
 
-async def gather(request: Request, templates: dict, client_factory) -> Gathered:
-    """Every resource of the prefetch, plus what the FHIR server gives for the keys left out."""
+def fetch_allowed(server: str, allowed) -> bool:
+    """Whether `cdss serve --fhir-server` lets the service call this FHIR base URL. A request names its
+    `fhirServer` itself, so without such a list a caller could make the service fetch any address it chose
+    (server-side request forgery): nothing is fetched unless the URL is listed, or `*` allows any."""
+    base = server.rstrip("/")
+    for item in allowed or ():
+        if item == "*":
+            return True
+        item = item.rstrip("/")
+        if base == item or base.startswith(item + "/"):
+            return True
+    return False
+
+
+async def gather(request: Request, templates: dict, client_factory, allowed=()) -> Gathered:
+    """Every resource of the prefetch, plus what an allowed FHIR server gives for the keys left out."""
     entries: list[dict] = []
     origins: list[str] = []
     missing: list[str] = []
@@ -177,7 +191,7 @@ async def gather(request: Request, templates: dict, client_factory) -> Gathered:
             if value is None:
                 continue
             found = _resources_of(value, f"/prefetch/{key}")
-        elif request.fhir_server and request.access_token:
+        elif request.fhir_server and request.access_token and fetch_allowed(request.fhir_server, allowed):
             found = await _fetch(request, key, template, client_factory)
             if found is None:
                 missing.append(key)
