@@ -56,6 +56,9 @@ def serve_command(host, port, workers, db, lang, cors_origins, trust, fhir_serve
     from cdss.service.store import Store, StoreError
 
     load_rules(rules_dir, profile)  # a rule base that does not load stops here, not in every worker
+    for url in fhir_servers:
+        if url != "*" and not url.startswith(("http://", "https://")):
+            raise click.BadParameter(f"expected an http(s) URL or '*', got {url[:80]!r}", param_hint="--fhir-server")
     for item in trust:
         try:
             parse_trust(item)
@@ -71,9 +74,6 @@ def serve_command(host, port, workers, db, lang, cors_origins, trust, fhir_serve
     settings = Settings(rules_dir=str(rules_dir) if rules_dir else None, profile=profile, db=db, lang=lang,
                         max_body=max_body, cors_origins=list(cors_origins), trust=list(trust), public_url=public_url,
                         as_of=as_of.date().isoformat() if as_of else None, fhir_servers=list(fhir_servers))
-    for url in fhir_servers:
-        if url != "*" and not url.startswith(("http://", "https://")):
-            raise click.BadParameter(f"expected an http(s) URL or '*', got {url[:80]!r}", param_hint="--fhir-server")
     import os
 
     import uvicorn
