@@ -6,11 +6,9 @@ even one from durable-rules, becomes that case's error record.
 
 from __future__ import annotations
 
-import json
-
 from attrs import frozen
 
-from cdss.io import cases, csvcells, expectations
+from cdss.io import cases, csvcells, expectations, jsonbytes
 from cdss.kb.loader import load as load_rules
 from cdss.engine import evaluate
 from cdss.errors import CaseError, EngineFault
@@ -129,7 +127,7 @@ def _error(item: Item, kb, options: Options, data, pointer: str, message: str) -
 def _line(body: dict, options: Options) -> bytes:
     if options.fmt == "csv":
         return csv_row(body)
-    return (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    return jsonbytes.line(body)
 
 
 def csv_row(body: dict) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from cdss.io import jsonbytes
 from cdss.kb.rules import KnowledgeBase
 from cdss.model import DISCLAIMER, ErrorResult, Matched, Result
 
@@ -24,7 +25,7 @@ MAX_BECAUSE = 6
 def to_json(result: Result | ErrorResult, lang: str = "en", indent: int | None = 2) -> str:
     """Deterministic JSON: keys in contract order, no locale, no floats re-rounded."""
     if indent is None:
-        return json.dumps(result.to_dict(lang), ensure_ascii=False, separators=(",", ":"))
+        return jsonbytes.compact(result.to_dict(lang)).decode()
     return json.dumps(result.to_dict(lang), ensure_ascii=False, indent=indent)
 
 

@@ -1,0 +1,61 @@
+"""Result JSON made by orjson (cdss/io/jsonbytes.py) is byte for byte what the standard library makes:
+on every shipped case's result and error record, on synthetic cases, and on the values where the two
+libraries spell a number differently."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from cdss import load_knowledge
+from cdss.engine import evaluate
+from cdss.io import cases, jsonbytes
+from cdss.model import ErrorResult
+from cdss.synth import generate as synth
+from tests.helpers.paths import case_paths
+
+
+def _standard(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@pytest.fixture(scope="module")
+def kb():
+    return load_knowledge()
+
+
+def test_every_shipped_result_and_an_error_record_are_the_same_bytes(kb):
+    bodies = [evaluate(cases.read_case(str(path)), kb).to_dict(lang)
+              for path in case_paths() for lang in ("en", "nl")]
+    bodies.append(ErrorResult("c-1", kb.identity, "x.jsonl", "/patient/age_years", "expected a number", 3).to_dict())
+    assert len(bodies) > 300
+    for body in bodies:
+        assert jsonbytes.compact(body) == _standard(body)
+
+
+def test_synthetic_results_are_the_same_bytes(kb):
+    for data in synth.generate(300, seed=11):
+        data.pop("expected", None)
+        body = evaluate(cases.case_from_dict(data, "<synth>"), kb, engine="direct").to_dict()
+        assert jsonbytes.line(body) == _standard(body) + b"\n"
+
+
+AWKWARD = [1e-05, 7e-05, -9.392936288276344e-05, 0.0001, 1e16, 1e15, 1e22, 1.2345678901234568e17, 5e-324, -0.0,
+           38.5, 2 ** 53, 2 ** 70, -(2 ** 63) - 1, "é ü \u2028 \x7f \x1f \" \\ \U0001f600", "1e-5 in a string",
+           "0.00001", "", [], {}, None, True, False]
+
+
+@pytest.mark.parametrize("value", AWKWARD, ids=repr)
+def test_awkward_values_are_the_same_bytes(value):
+    body = {"case_id": "x", "trace": [{"matched": [{"field": "/labs/crp", "value": value}]}]}
+    assert jsonbytes.compact(body) == _standard(body)
+
+
+def test_random_floats_are_the_same_bytes():
+    draw = random.Random(12)
+    values = [draw.uniform(-1, 1) * 10 ** draw.uniform(-30, 30) for _ in range(20000)]
+    values += [round(v, draw.randint(0, 8)) for v in values[:5000]]
+    for value in values:
+        assert jsonbytes.compact([value]) == _standard([value]), value
