@@ -346,3 +346,14 @@ def test_identical_versions_change_nothing_and_still_check_the_cases(tmp_path):
     assert data["changed"] == 0 and data["cases"] == len(CORPUS) + 1 and len(data["invalid"]) == 1
     assert done.exit_code == 1  # the invalid case
     assert data["side_by_side"]["c-hot"]["base"] == data["side_by_side"]["c-hot"]["new"]
+
+
+def test_the_direct_engine_gives_the_same_report(tmp_path):
+    base, new = two_versions(tmp_path, removed_rule)
+    reports = []
+    for engine in ("durable", "direct"):
+        done = diff("--base", str(base), "--rules", str(new), "--format", "json", "-j", "1", "--engine", engine)
+        data = json.loads(done.stdout)
+        data.pop("seconds")
+        reports.append(data)
+    assert reports[0] == reports[1] and reports[0]["changed"] > 0

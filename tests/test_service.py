@@ -292,6 +292,16 @@ def test_two_workers_answer(tmp_path):
     assert [a.status_code for a in answers] == [200] * len(answers)
 
 
+@pytest.mark.slow
+def test_the_direct_engine_gives_the_same_cards(server, tmp_path):
+    base, _, _ = server
+    requests = [hook_request(example(p.stem), instance=instance()) for p in example_paths()]
+    expected = [post(base, PATIENT_VIEW, request).json() for request in requests]
+    with running(tmp_path, "--engine", "direct") as (direct, _):
+        answers = [post(direct, PATIENT_VIEW, request).json() for request in requests]
+    assert answers == expected and any(a["cards"] for a in answers)
+
+
 # ------------------------------------------------------------------------------------------ JWT and CORS
 
 def _keys(tmp_path):

@@ -145,3 +145,14 @@ def test_default_is_cases_in_the_working_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     done = CliRunner().invoke(main, ["test", "--rules", str(rules(tmp_path)), "-j", "1"])
     assert done.stdout.strip().splitlines()[-1].startswith("2 passed, 1 failed, 1 error, 2 skipped")
+
+
+def test_the_direct_engine_gives_the_same_report(tmp_path):
+    reports = []
+    for engine in ("durable", "direct"):
+        data = json.loads(run_test(tmp_path, "--format", "json", "--coverage", "--engine", engine).stdout)
+        data.pop("seconds")
+        for case in data["cases"]:
+            case.pop("seconds", None)
+        reports.append(data)
+    assert reports[0] == reports[1] and reports[0]["passed"] == 2

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from cdss.cli.options import (EXIT_CODES, JOBS, PROFILE, check_verbosity, config_default, default_cases,
+from cdss.cli.options import (ENGINE, EXIT_CODES, JOBS, PROFILE, check_verbosity, config_default, default_cases,
                               existing_paths, jobs_or_cores, verbosity)
 
 
@@ -51,6 +51,7 @@ def _epilog() -> str:
               help="The rule base after the change: a rule folder or a git revision.")
 @PROFILE
 @JOBS
+@ENGINE
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text", show_default=True,
               help="html: one self-contained page that works offline.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -62,7 +63,7 @@ def _epilog() -> str:
               help="Exit 1 when any case has one of these changes (e.g. red_flag_removed, or red_flag for any "
                    "red flag change).")
 @verbosity
-def diff_command(paths, base, new, profile, jobs, fmt, output, show, fail_on, quiet, verbose) -> None:
+def diff_command(paths, base, new, profile, jobs, engine, fmt, output, show, fail_on, quiet, verbose) -> None:
     """Evaluate the cases (default: cases/) under two versions of the rule base and report whose advice
     changes: how many cases changed; per change type the count and example case ids; per rule whose
     firing changed, on how many cases; and, for the cases asked for with --show, both results side by
@@ -77,7 +78,8 @@ def diff_command(paths, base, new, profile, jobs, fmt, output, show, fail_on, qu
     rules_folder = Path(new) if new is not None and Path(new).is_dir() else resources.DEFAULT_RULES_DIR
     wanted = None if "all" in show else frozenset(show)
     settings = Settings(paths=paths, base=base, new=str(new) if new is not None else None, rules_folder=rules_folder,
-                        profile=profile, jobs=jobs_or_cores(jobs), show=wanted, fail_on=fail_on)
+                        profile=profile, jobs=jobs_or_cores(jobs), show=wanted, fail_on=fail_on,
+                        engine=engine)
     # A live bar on a terminal only: a log gets the report, not progress lines.
     progress = Progress(inputs.count(list(paths)), sys.stderr, enabled=not quiet and sys.stderr.isatty())
     from cdss.diff.sources import SourceError

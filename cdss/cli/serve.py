@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from cdss.cli.options import EXIT_CODES, PROFILE, RULES, check_verbosity, fail, load_rules, verbosity
+from cdss.cli.options import ENGINE, EXIT_CODES, PROFILE, RULES, check_verbosity, fail, load_rules, verbosity
 
 
 @click.command("serve", epilog=EXIT_CODES)
@@ -39,9 +39,10 @@ from cdss.cli.options import EXIT_CODES, PROFILE, RULES, check_verbosity, fail, 
 @click.option("--log-level", type=click.Choice(["warning", "info", "debug"]), default="info", show_default=True)
 @PROFILE
 @RULES
+@ENGINE
 @verbosity
 def serve_command(host, port, workers, db, lang, cors_origins, trust, fhir_servers, public_url, max_body, as_of, log_level,
-                  profile, rules_dir: Path | None, quiet: bool, verbose: bool) -> None:
+                  profile, rules_dir: Path | None, engine: str, quiet: bool, verbose: bool) -> None:
     """Run the CDS Hooks 2.0 service: discovery at GET /cds-services, the hooks patient-view and order-select,
     feedback at POST /cds-services/{id}/feedback, the questionnaire at GET /fhir/Questionnaire/cdss-case.
 
@@ -55,7 +56,7 @@ def serve_command(host, port, workers, db, lang, cors_origins, trust, fhir_serve
     from cdss.service.auth import parse_trust
     from cdss.service.store import Store, StoreError
 
-    load_rules(rules_dir, profile)  # a rule base that does not load stops here, not in every worker
+    load_rules(rules_dir, profile, engine)  # a rule base that does not load (or build) stops here, not in every worker
     for url in fhir_servers:
         if url != "*" and not url.startswith(("http://", "https://")):
             raise click.BadParameter(f"expected an http(s) URL or '*', got {url[:80]!r}", param_hint="--fhir-server")
@@ -73,7 +74,8 @@ def serve_command(host, port, workers, db, lang, cors_origins, trust, fhir_serve
     _check_port(host, port)
     settings = Settings(rules_dir=str(rules_dir) if rules_dir else None, profile=profile, db=db, lang=lang,
                         max_body=max_body, cors_origins=list(cors_origins), trust=list(trust), public_url=public_url,
-                        as_of=as_of.date().isoformat() if as_of else None, fhir_servers=list(fhir_servers))
+                        as_of=as_of.date().isoformat() if as_of else None, fhir_servers=list(fhir_servers),
+                        engine=engine)
     import os
 
     import uvicorn

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from cdss.cli.options import (EXIT_CODES, JOBS, PROFILE, RULES, check_verbosity, default_cases, existing_paths,
+from cdss.cli.options import (ENGINE, EXIT_CODES, JOBS, PROFILE, RULES, check_verbosity, default_cases, existing_paths,
                               jobs_or_cores, verbosity)
 
 
@@ -43,8 +43,10 @@ def _regex(ctx, param, value):
 @RULES
 @PROFILE
 @JOBS
+@ENGINE
 @verbosity
-def test_command(paths, pattern, coverage, threshold, fmt, output, rules_dir, profile, jobs, quiet, verbose) -> None:
+def test_command(paths, pattern, coverage, threshold, fmt, output, rules_dir, profile, jobs, engine, quiet,
+                 verbose) -> None:
     """Run the cases with an `expected` block (files, folders, JSONL; default: cases/) as tests: one line
     per failing case with its differences, then `N passed, N failed` (-v: every case; exit 1 on any
     failure)."""
@@ -57,10 +59,10 @@ def test_command(paths, pattern, coverage, threshold, fmt, output, rules_dir, pr
         raise click.UsageError("--threshold needs --coverage")
     paths = list(paths) or [str(default_cases())]
     existing_paths(paths, "PATH")
-    load_rules(rules_dir, profile)  # a rule base that does not load: one line, exit 1
+    load_rules(rules_dir, profile, engine)  # a rule base that does not load (or build): one line, exit 1
     progress = Progress(inputs.count(paths), sys.stderr, enabled=not quiet and sys.stderr.isatty())
     report = run(paths, str(rules_dir) if rules_dir else None, profile, jobs_or_cores(jobs), pattern, coverage,
-                 threshold, progress.update)
+                 threshold, progress.update, engine)
     progress.finish()
     if not report.outcomes:
         raise click.ClickException("no cases found under " + ", ".join(paths)

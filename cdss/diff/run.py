@@ -29,6 +29,7 @@ class Settings:
     jobs: int = 1
     show: frozenset | None = frozenset()  # case ids to show side by side; None: every changed case
     fail_on: tuple[str, ...] = ()
+    engine: str = "durable"  # durable | direct (cdss.engine.ENGINES): both give the same bytes
 
 
 def _identity(source: sources.RuleSource, kb) -> dict:
@@ -76,4 +77,4 @@ def _diffs(settings: Settings, base_dir: str, new_dir: str):
     from cdss.io import inputs
     from cdss.parallel import ordered_map
     items = inputs.items(list(settings.paths))
-    yield from ordered_map(DiffWorker, (base_dir, new_dir, settings.profile, settings.show), items, settings.jobs)
+    yield from ordered_map(DiffWorker, (base_dir, new_dir, settings.profile, settings.show, settings.engine), items, settings.jobs)

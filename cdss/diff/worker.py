@@ -54,7 +54,8 @@ class DiffWorker:
     """Built once per worker process: both knowledge bases loaded and compiled. `show` names the case ids
     whose two results travel back whole; None means every changed case."""
 
-    def __init__(self, base_dir: str, new_dir: str, profile: str = "nice", show: frozenset | None = frozenset()):
+    def __init__(self, base_dir: str, new_dir: str, profile: str = "nice", show: frozenset | None = frozenset(),
+                 engine: str = "durable"):
         from cdss.engine import evaluator_for
         from cdss.io import cases
         from cdss.kb.loader import load
@@ -63,17 +64,17 @@ class DiffWorker:
         # The same rule bytes under both names (`--base HEAD` before any edit): every result is the same, so
         # each case is only read and checked, not evaluated twice.
         self.same = self.base.identity == self.new.identity
+        self.engine = engine
         if not self.same:
-            evaluator_for(self.base)  # compiled now, once, not on the first case
-            evaluator_for(self.new)
+            evaluator_for(self.base, engine)  # compiled now, once, not on the first case
+            evaluator_for(self.new, engine)
         cases.use_fast_validation()
         self.show = show
 
-    @staticmethod
-    def _evaluate(kb, case) -> Result | ErrorResult:
+    def _evaluate(self, kb, case) -> Result | ErrorResult:
         from cdss.engine import evaluate
         try:
-            return evaluate(case, kb)
+            return evaluate(case, kb, self.engine)
         except EngineFault as error:
             return ErrorResult(case.id, kb.identity, case.source, "", f"engine fault: {error}", line=case.line)
         except Exception as error:  # never lose the other cases

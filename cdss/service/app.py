@@ -52,6 +52,7 @@ class Settings:
     public_url: str | None = None
     as_of: str | None = None
     fhir_servers: list = field(factory=list)  # FHIR base URLs a missing prefetch may be fetched from ("*": any)
+    engine: str = "durable"  # durable | direct (cdss.engine.ENGINES): the same cards either way
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -74,7 +75,7 @@ class Service:
 
         self.settings = settings
         self.kb = load(settings.rules_dir, profile=settings.profile)
-        evaluator_for(self.kb)  # compile now, not on the first request
+        evaluator_for(self.kb, settings.engine)  # compile now, not on the first request
         self.mapping = mapping.shipped()
         self.templates = prefetch_templates(self.mapping)
         self.discovery = discovery(self.mapping)
@@ -246,7 +247,7 @@ async def _answer(service: Service, name: str, body, lang: str, questionnaire_ur
     except FhirError as error:
         raise HookError(422, "invalid-fhir", error.message, _in_request(error.pointer, gathered.origins)) from None
     try:
-        result = provenance.attach(evaluate(mapped.case, service.kb), mapped.case)
+        result = provenance.attach(evaluate(mapped.case, service.kb, service.settings.engine), mapped.case)
     except EngineFault as error:
         raise HookError(500, "engine-fault", f"the rules engine failed on this patient: {error}") from None
     body = result.to_dict(lang)

@@ -64,13 +64,14 @@ def selected(data: dict, pattern: re.Pattern | None) -> bool:
 class CaseTester:
     """Built once per worker process: the rules loaded and compiled for one profile."""
 
-    def __init__(self, rules_dir: str | None, profile: str = "nice", run: str | None = None):
+    def __init__(self, rules_dir: str | None, profile: str = "nice", run: str | None = None, engine: str = "durable"):
         from cdss.engine import evaluator_for
         from cdss.io import cases
         from cdss.kb.loader import load
         self.kb = load(rules_dir, profile=profile)
         self.profile = profile
-        evaluator_for(self.kb)
+        self.engine = engine
+        evaluator_for(self.kb, engine)
         cases.use_fast_validation()
         self.pattern = re.compile(run) if run else None
 
@@ -87,7 +88,7 @@ class CaseTester:
             if not selected(data, self.pattern):
                 return CaseOutcome(str(data.get("id", where)), where, item.source, DESELECTED)
             case = cases.case_from_dict(data, item.source, item.line)
-            result = evaluate(case, self.kb)
+            result = evaluate(case, self.kb, self.engine)
         except CaseError as error:
             case_id = data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else where
             if isinstance(data, dict) and not selected(data, self.pattern):
@@ -191,7 +192,7 @@ class TestReport:
 
 
 def run(paths: list[str], rules_dir: str | None, profile: str, jobs: int, pattern: str | None = None,
-        coverage: bool = False, threshold: float | None = None, progress=None) -> TestReport:
+        coverage: bool = False, threshold: float | None = None, progress=None, engine: str = "durable") -> TestReport:
     from cdss.io import inputs
     from cdss.kb.loader import load
     from cdss.parallel import ordered_map
@@ -204,7 +205,7 @@ def run(paths: list[str], rules_dir: str | None, profile: str, jobs: int, patter
     report = TestReport(kb.identity.to_dict())
     if coverage:
         report.coverage = Coverage(wanted or [rule.id for rule in kb.rules], threshold=threshold)
-    for outcome in ordered_map(CaseTester, (rules_dir, profile, pattern), inputs.items(paths), jobs):
+    for outcome in ordered_map(CaseTester, (rules_dir, profile, pattern, engine), inputs.items(paths), jobs):
         report.add(outcome)
         if progress is not None:
             progress(len(report.outcomes) + report.deselected)
