@@ -12,14 +12,13 @@ work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cdss synth --n 250 --seed 7 -o "$work/cases.jsonl" >/dev/null 2>&1
 cat > "$work/run.py" <<'PY'
 import os, sys
-from cdss.batch import worker as batchwork
+from cdss.batch.worker import BatchWorker, Options
 from cdss.io.inputs import Item
+from cdss.kb.loader import load
 lines = open(sys.argv[1], "rb").read().splitlines()[: int(sys.argv[2])]
-engine = os.environ.get("ENGINE", "durable")
-batchwork.init_worker(None, engine=engine)
-kb, options = batchwork.knowledge_base(), batchwork.Options(engine=engine)
+worker = BatchWorker(load(None), Options(engine=os.environ.get("ENGINE", "durable")))
 for number, raw in enumerate(lines, 1):
-    batchwork.process(Item(source="bench", line=number, raw=raw), kb, options)
+    worker(Item(source="bench", line=number, raw=raw))
 PY
 count() {
   valgrind --tool=callgrind --callgrind-out-file=/dev/null "$python" "$work/run.py" "$work/cases.jsonl" "$1" 2>&1 \

@@ -38,3 +38,8 @@ class RuleFileError(CdssError):
 
 class EngineFault(CdssError):
     """durable-rules misbehaved on one case; the case gets an error result, never silence."""
+
+
+class Terminated(BaseException):
+    """The process was sent SIGTERM: raised from the signal handler so that a run stops as cleanly as on
+    Ctrl-C (workers stopped, what was written kept), then exits 143 (128 + SIGTERM) as shells expect."""

@@ -13,6 +13,7 @@ import functools
 import importlib.resources
 import json
 import os
+import re
 from pathlib import Path
 
 import yaml
@@ -52,3 +53,32 @@ def vocabulary() -> dict:
     loader when present: the pure-Python one took ~60 ms of every cold start."""
     with open(VOCABULARY_FILE, encoding="utf-8") as handle:
         return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+_DOLLAR = re.compile(r"(?<!\\)\$")  # an unescaped `$`
+
+
+def _full_match_pattern(validator, pattern, instance, schema):
+    """`pattern` as JSON Schema defines it (ECMA-262): `$` is the end of the string. Python's `$` also
+    matches before a final newline, which let an id such as "a\\n" pass; fastjsonschema already reads
+    `$` as `\\Z`, and so does this."""
+    if validator.is_type(instance, "string") and not _compiled(pattern).search(instance):
+        import jsonschema
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern:
+    return re.compile(_DOLLAR.sub(r"\\Z", pattern))
+
+
+@functools.cache
+def _validator_class():
+    import jsonschema
+    return jsonschema.validators.extend(jsonschema.Draft202012Validator, {"pattern": _full_match_pattern})
+
+
+def validator_for(schema: dict):
+    """A Draft 2020-12 validator of this schema with ECMA-262 `pattern` semantics (see above): every
+    schema of cdss is checked through this."""
+    return _validator_class()(schema)

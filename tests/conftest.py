@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 
 import pytest
 from hypothesis import settings
@@ -18,9 +20,27 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 
+def pytest_configure(config):
+    """The rule loader keeps markers of validated rule files in ~/.cache/cdss by default: the tests keep
+    theirs in a temporary folder of their own (inherited by the cdss processes they start), removed when
+    the session ends."""
+    config.cdss_cache = tempfile.mkdtemp(prefix="cdss-test-cache-")
+    config.cdss_cache_before = os.environ.get("CDSS_CACHE")
+    os.environ["CDSS_CACHE"] = config.cdss_cache
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(config.cdss_cache, ignore_errors=True)
+    if config.cdss_cache_before is None:
+        os.environ.pop("CDSS_CACHE", None)
+    else:
+        os.environ["CDSS_CACHE"] = config.cdss_cache_before
+
+
 PRIVATE_FOLDER_HINT = (
-    "To test one pathway while others are being written, use a private rule folder:\n"
-    "  mkdir -p /tmp/r && ln -sf /work/main/rules/knowledge_base.yaml /work/main/rules/derived.yaml "
+    "To test one pathway while others are being written, use a private rule folder (copies: a rule folder "
+    "refuses symlinks that lead out of it):\n"
+    "  mkdir -p /tmp/r && cp /work/main/rules/knowledge_base.yaml /work/main/rules/derived.yaml "
     "/work/main/rules/<yours>.yaml /tmp/r/ && CDSS_RULES=/tmp/r python -m pytest tests/test_cases.py -k <pathway>")
 
 

@@ -79,17 +79,25 @@ def test_figures_on_a_small_corpus(tmp_path, jobs):
     AUDIT_SCHEMA.validate(audit_json.to_dict(report))
 
 
-def _die_in_worker(chunk):
-    os._exit(9)
+def test_a_worker_that_dies_costs_the_audit_only_its_case(tmp_path, monkeypatch):
+    """As in `cdss batch`: the case that kills its worker (a durable-rules crash) becomes a case error, a
+    fresh worker takes over, and every other case is audited."""
+    from cdss.audit.coverage import Recorders
+    real = Recorders.__call__
 
+    def deadly(self, item):
+        if item.raw and b'"c2"' in item.raw:
+            os._exit(9)
+        return real(self, item)
 
-def test_a_worker_that_dies_ends_the_audit_with_one_clear_error(tmp_path, monkeypatch):
-    """A coverage report missing cases would mislead: the audit stops, naming the cases to look at."""
-    from cdss.audit import coverage as audit_coverage
-    from cdss.errors import CdssError
-    monkeypatch.setattr(audit_coverage, "_record_chunk", _die_in_worker)
-    with pytest.raises(CdssError, match=r"a worker process died while auditing the cases from .*c1\.json"):
-        audit.audit_coverage([str(small_corpus(tmp_path))], small_rules(tmp_path), None, jobs=2)
+    monkeypatch.setattr(Recorders, "__call__", deadly)  # inherited by the forked workers
+    report = audit.audit_coverage([str(small_corpus(tmp_path))], small_rules(tmp_path), None, jobs=2)
+    cov = report.coverage
+    assert cov.cases == 3
+    assert cov.case_errors == [(str(tmp_path / "corpus" / "knees" / "c2.json"),
+                                f"{tmp_path / 'corpus' / 'knees' / 'c2.json'}: /: the worker process died while "
+                                "auditing this case (exit code 9); the worker was replaced and the run went on")]
+    assert cov.rules["t.knee"].positive == ["c1", "c4"]
 
 
 def test_fail_under_and_case_errors_set_the_exit_code(tmp_path):

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cdss.batch import worker as batchwork
+from cdss.batch.worker import BatchWorker
 from cdss.cli import main
 from cdss.batch.progress import Progress
-from tests.helpers.paths import CASES
+from tests.helpers.paths import CASES, case_paths
 
-SHIPPED = sorted(CASES.rglob("*.json"))
+SHIPPED = case_paths()
 
 
 def case(i: int, **extra) -> dict:
@@ -142,37 +142,41 @@ def test_resume_after_kill_9(tmp_path):
     out = tmp_path / "killed.jsonl"
     command = [sys.executable, "-m", "cdss.cli", "batch", str(source), "-o", str(out), "--jobs", "2", "-q"]
     proc = subprocess.Popen(command, start_new_session=True)
+    partial = tmp_path / "killed.jsonl.partial"  # where a run writes until it completes
     deadline = time.monotonic() + 30
-    while (not out.exists() or out.stat().st_size < 20000) and time.monotonic() < deadline:
+    while (not partial.exists() or partial.stat().st_size < 20000) and time.monotonic() < deadline:
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert 0 < out.stat().st_size < full.stat().st_size, "the run was killed part-way"
+    assert 0 < partial.stat().st_size < full.stat().st_size, "the run was killed part-way"
+    assert not out.exists()
     resumed = subprocess.run(command + ["--resume"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert out.read_bytes() == full.read_bytes()
+    assert not partial.exists()
 
 
 @pytest.mark.slow
 def test_a_worker_that_dies_mid_case_becomes_that_cases_error_record(tmp_path, monkeypatch):
-    """durable-rules can segfault; the worker process dies, the pool is rebuilt and the run goes on."""
-    real = batchwork.process
+    """durable-rules can segfault; the worker process dies, a fresh one takes its place and the run goes on."""
+    real = BatchWorker.__call__
 
-    def deadly(item, kb, options):
+    def deadly(self, item):
         if item.raw and b'"b0003"' in item.raw:
             import faulthandler
             faulthandler.disable()  # the crash is the point; keep its dump out of the test log
             os.kill(os.getpid(), signal.SIGSEGV)
-        return real(item, kb, options)
+        return real(self, item)
 
-    monkeypatch.setattr(batchwork, "process", deadly)  # inherited by the forked workers
+    monkeypatch.setattr(BatchWorker, "__call__", deadly)  # inherited by the forked workers
     source = jsonl(tmp_path / "many.jsonl", [case(i) for i in range(8)])
     out = tmp_path / "out.jsonl"
     result = batch(str(source), "-o", str(out), "--jobs", "2", "--chunk-size", "3")
     records = lines(out)
     assert [r.get("case_id") for r in records] == [f"b{i:04d}" for i in range(8)]
     assert [r["status"] for r in records].count("error") == 1
-    assert records[3]["status"] == "error" and "worker process died" in records[3]["error"]["message"]
+    assert records[3]["status"] == "error"
+    assert "worker process died while evaluating this case (SIGSEGV)" in records[3]["error"]["message"]
     assert "inputs: 8, results: 7, errors: 1" in result.output
 
 

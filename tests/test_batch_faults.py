@@ -32,10 +32,11 @@ def test_kill_9_at_random_moments_then_resume_gives_every_input_once(tmp_path):
     kills = 0
     for attempt in range(4):
         proc = subprocess.Popen(command(source, out, *(["--resume"] if attempt else [])), start_new_session=True)
-        target = (out.stat().st_size if out.exists() else 0) + rng.randint(2_000, 150_000)
+        partial = tmp_path / "killed.jsonl.partial"  # where a run writes until it completes
+        target = (partial.stat().st_size if partial.exists() else 0) + rng.randint(2_000, 150_000)
         deadline = time.monotonic() + 30
         while proc.poll() is None and time.monotonic() < deadline:
-            if out.exists() and out.stat().st_size >= target:
+            if partial.exists() and partial.stat().st_size >= target:
                 os.killpg(proc.pid, signal.SIGKILL)
                 kills += 1
                 break
@@ -62,9 +63,10 @@ def test_a_full_disk_gives_a_clear_error_and_a_resumable_output(tmp_path):
     first = subprocess.run(command(source, out), capture_output=True, text=True, preexec_fn=small_disk)
     assert first.returncode == 1
     assert "Traceback" not in first.stderr
-    assert f"cdss: error: {out}: cannot write results: File too large; what was written is valid: " \
+    partial = tmp_path / "limited.jsonl.partial"
+    assert f"cdss: error: {partial}: cannot write results: File too large; what was written is kept: " \
            "rerun with --resume to continue" in first.stderr
-    assert out.stat().st_size <= limit
+    assert partial.stat().st_size <= limit and not out.exists()
     again = subprocess.run(command(source, out, "--resume"), capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     assert out.read_bytes() == full.read_bytes()

@@ -10,25 +10,26 @@ and the statuses reached.
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
-from pathlib import Path
+from collections import Counter
 from typing import Iterator
 
 from attrs import define, field, frozen
 
 from cdss import resources
-from cdss.io import cases, expectations, inputs
-from cdss.engine import policies
 from cdss.audit.checks.context import AuditContext
 from cdss.audit.findings import Finding, Place
 from cdss.audit.rule_parts import conclusion_key, describe, positive_alternatives, show_conclusion
+from cdss.batch import pool
+from cdss.engine import evaluator_for, policies
+from cdss.errors import CaseError, EngineFault
+from cdss.io import cases, expectations, inputs
+from cdss.io.inputs import Item
 from cdss.kb.conditions import STATUS_RANK, All, Any_, Count, Node, Not, Score
-from cdss.engine import evaluator_for
-from cdss.errors import CaseError, CdssError, EngineFault
 
 CODE_LISTS = (("conditions", "condition", "conditions"), ("red_flags", "red_flag", "red_flags"),
               ("recommendations", "recommend", "recommendations"), ("do_not", "advise_against", "do_not"))
 SHOWN_IDS = 20
+CHUNK = 64  # cases a worker evaluates per message
 
 
 @define
@@ -111,44 +112,6 @@ class Coverage:
         return 100.0 * sum(1 for r in self.rules.values() if r.tested) / len(self.rules)
 
 
-def corpus(paths: list[str]):
-    """(folder label, source, case or CaseError) for every case under the paths: folders are searched for
-    *.json and *.jsonl; a .jsonl file holds one case per line."""
-    for item in paths:
-        root = Path(item)
-        files = sorted(p for p in root.rglob("*") if p.suffix in (".json", ".jsonl") and p.is_file()) \
-            if root.is_dir() else [root]
-        for path in files:
-            if root.is_dir():
-                rel = path.parent.relative_to(root)
-                folder = str(rel) if str(rel) != "." else root.name
-            else:
-                folder = path.parent.name or "."
-            if path.suffix == ".jsonl":
-                yield from _jsonl(folder, path)
-                continue
-            try:
-                yield folder, str(path), cases.read_case(str(path))
-            except CaseError as error:
-                yield folder, str(path), error
-
-
-def _jsonl(folder: str, path: Path):
-    try:
-        lines = path.read_bytes().splitlines()
-    except OSError as error:
-        yield folder, str(path), CaseError(str(path), "", f"cannot read: {error.strerror or error}")
-        return
-    for number, raw in enumerate(lines, 1):
-        if not raw.strip():
-            continue
-        source = f"{path}:{number}"
-        try:
-            yield folder, source, cases.case_from_dict(cases.decode(raw, source), str(path), number)
-        except CaseError as error:
-            yield folder, source, error
-
-
 class Profiles:
     """The audit contexts of the guideline profiles judged, seen as one: every rule of any profile (each as
     its own profile's context read it), reachable when it is in any profile."""
@@ -185,17 +148,10 @@ class Profiles:
 
 def measure(paths: list[str], contexts: dict[str, AuditContext] | AuditContext, jobs: int = 1,
             engine: str = "durable") -> Coverage:
-    """Run every case of the corpus, in the profile its expectations name, and gather what it reached
-    (compiled case validation for the run: jsonschema still decides and explains every case the fast
-    check refuses)."""
+    """Run every case of the corpus, in the profile its expectations name, and gather what it reached."""
     if isinstance(contexts, AuditContext):
         contexts = {contexts.kb.profile: contexts}
-    was_fast = cases._FAST["on"]  # noqa: SLF001 - restored below, so that callers see no change
-    cases.use_fast_validation()
-    try:
-        return _measure(paths, contexts, jobs, engine)
-    finally:
-        cases._FAST["on"] = was_fast  # noqa: SLF001
+    return _measure(paths, contexts, jobs, engine)
 
 
 @frozen
@@ -219,7 +175,7 @@ class CaseRecord:
 
 
 class _Recorder:
-    """Evaluates one case and reads off its CaseRecord; one per process (the audit's, or a worker's)."""
+    """Evaluates one case in one profile and reads off its CaseRecord, with an engine of its own."""
 
     def __init__(self, ctx: AuditContext, engine: str = "durable"):
         self.ctx = ctx
@@ -229,8 +185,6 @@ class _Recorder:
                              for rule in ctx.rules}
 
     def record(self, folder: str, where: str, case) -> CaseRecord:
-        if isinstance(case, (CaseError, str)):  # a case that could not be read: its message
-            return CaseRecord(folder, where, str(case))
         try:
             run = self.evaluator.run(case)
         except EngineFault as error:
@@ -252,15 +206,23 @@ class _Recorder:
             tuple((c.code, c.status) for c in result.conditions), tuple((f.code, f.status) for f in result.red_flags))
 
 
-class _Recorders:
-    """One recorder per guideline profile; a case goes to the profile its expectations name."""
+class Recorders:
+    """What a coverage worker holds (one per process: the audit's own, or each pool worker's, built by the
+    pool): the compiled case validator (jsonschema still decides and explains every case the fast check
+    refuses) and one recorder per guideline profile; a case goes to the profile its expectations name."""
 
     def __init__(self, contexts: dict[str, AuditContext], engine: str = "durable"):
+        self.validator = cases.Validator(fast=True)
         self.by_profile = {profile: _Recorder(ctx, engine) for profile, ctx in contexts.items()}
 
-    def record(self, folder: str, where: str, case) -> CaseRecord:
-        if isinstance(case, (CaseError, str)):
-            return CaseRecord(folder, where, str(case))
+    def __call__(self, item: Item) -> CaseRecord:
+        folder, where = item.folder, item.where
+        try:
+            if item.problem is not None:
+                raise CaseError(where, "", item.problem)
+            case = self.validator.case(cases.decode(item.raw, where), item.source, item.line)
+        except CaseError as error:  # a case that could not be read: its message
+            return CaseRecord(folder, where, str(error))
         profile = expectations.profile_of(case.data.get("expected") or {})
         recorder = self.by_profile.get(profile)
         if recorder is None:
@@ -268,49 +230,32 @@ class _Recorders:
         return recorder.record(folder, where, case)
 
 
-_WORKER: dict = {}
-
-
-def _start_worker(contexts: dict[str, AuditContext], engine: str) -> None:
-    # The process's evaluators are kept per process (cdss.engine.EVALUATORS): a forked worker builds its own.
-    cases.use_fast_validation()
-    _WORKER["recorder"] = _Recorders(contexts, engine)
-
-
-def _record_chunk(chunk: list) -> list[CaseRecord]:
-    recorder = _WORKER["recorder"]
-    return [recorder.record(*item) for item in chunk]
+def _failed(item: Item, failure: pool.Failure) -> CaseRecord:
+    """The record of a case whose worker died on it (twice) or ran out of time: an error, and the run goes on."""
+    what = {"died": f"the worker process died while auditing this case ({failure.detail})",
+            "timeout": f"auditing this case took longer than {failure.detail}"}.get(failure.kind,
+                                                                                  f"internal error: {failure.detail}")
+    return CaseRecord(item.folder, item.where, f"{item.where}: /: {what}; the worker was replaced and the run went on")
 
 
 def _records(paths: list[str], contexts: dict[str, AuditContext], jobs: int, engine: str) -> Iterator[CaseRecord]:
-    """Every case's record in corpus order: in this process, or in a pool of `jobs` worker processes
-    through a bounded window (so a corpus of any size streams), like `cdss batch`."""
+    """Every case's record in corpus order: in this process, or in `jobs` worker processes through the
+    ordered window that `cdss batch` uses (so a corpus of any size streams, and a worker that dies costs
+    one case)."""
+    items = inputs.items(paths)
     if jobs <= 1:
-        recorder = _Recorders(contexts, engine)
-        for item in corpus(paths):
-            yield recorder.record(*item)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    # A CaseError travels as its message: exceptions with their own constructor do not survive pickling.
-    items = ((f, w, str(c) if isinstance(c, CaseError) else c) for f, w, c in corpus(paths))
-    pending = inputs.chunks(items, 64)
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_start_worker, initargs=(contexts, engine)) as pool:
-        window: deque = deque()
-        while True:
-            while len(window) < 4 * jobs and (chunk := next(pending, None)):
-                window.append((chunk, pool.submit(_record_chunk, chunk)))
-            if not window:
-                return
-            chunk, future = window.popleft()
-            try:
-                yield from future.result()
-            except BrokenProcessPool:
-                raise CdssError(f"a worker process died while auditing the cases from {chunk[0][1]} to "
-                                f"{chunk[-1][1]}; run `cdss batch` on them to find the case that kills it") from None
+        backend = pool.InlineBackend(Recorders(contexts, engine))
+    else:
+        jobs, _ = pool.capped_jobs(jobs, None)
+        backend = pool.ProcessBackend(jobs, Recorders, (contexts, engine), pool.DEFAULT_CASE_TIMEOUT)
+    backend.start()
+    try:
+        for records in pool.ordered(items, backend, CHUNK, 4 * backend.jobs, _failed):
+            yield from records
+    except BaseException:
+        backend.shutdown(now=True)
+        raise
+    backend.shutdown()
 
 
 def _measure(paths: list[str], contexts: dict[str, AuditContext], jobs: int, engine: str) -> Coverage:
@@ -329,7 +274,7 @@ def _measure(paths: list[str], contexts: dict[str, AuditContext], jobs: int, eng
     cov.red_flags = {code: {"suspected": 0, "confirmed": 0} for code in ctx.vocab["red_flags"]}
     produced: dict[str, set] = {name: set() for name, _, _ in CODE_LISTS}
     expected_broken: list[tuple[str, str]] = []
-    folders: list[str] = []
+    folders: dict[str, None] = {}
     reached: dict[str, Counter] = {}
     for record in _records(paths, contexts, jobs, engine):
         if record.error is not None:
@@ -339,8 +284,7 @@ def _measure(paths: list[str], contexts: dict[str, AuditContext], jobs: int, eng
             cov.other_profile[record.other_profile] += 1
             continue
         cov.cases += 1
-        if record.folder not in folders:
-            folders.append(record.folder)
+        folders.setdefault(record.folder)
         for rule_id in record.fired:
             item = cov.rules.get(rule_id)
             if item is not None:

@@ -2,19 +2,35 @@
 
 Commands load lazily: `cdss evaluate` on one case should not pay for importing the audit, synth or batch
 machinery. Exit codes are the same for every command (options.py): 0 ok, 1 findings or failed checks or
-invalid input, 2 usage error, 3 internal error. Errors are one line on stderr, never a traceback (set
+invalid input, 2 usage error, 3 internal error, 130 Ctrl-C, 143 SIGTERM, and 141, quietly, when the reader
+of standard output went away (as Unix tools end). Errors are one line on stderr, never a traceback (set
 CDSS_DEBUG=1 to see one).
 """
 
 from __future__ import annotations
 
 import importlib
+import io
 import os
+import signal
+import sys
 
-import click
 
-from cdss.cli.options import ENVIRONMENT, EXIT_CODES, USAGE, fail, internal_error
-from cdss.errors import CdssError
+def _interrupted_while_starting(signum, frame) -> None:
+    raise SystemExit(130)
+
+
+if (sys.argv and (sys.argv[0] == "-m" or os.path.basename(sys.argv[0]) == "cdss")
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
+    # Started as the `cdss` program: a Ctrl-C while it is still importing ends it quietly with 130, as one
+    # later does (an in-process caller, such as a test, keeps its own handler).
+    signal.signal(signal.SIGINT, _interrupted_while_starting)
+
+import click  # noqa: E402
+
+from cdss.cli.options import (ENVIRONMENT, EXIT_CODES, INTERRUPTED, PIPE_CLOSED, TERMINATED, USAGE,  # noqa: E402
+                              fail, internal_error)
+from cdss.errors import CdssError, Terminated  # noqa: E402
 
 # command name -> (module, attribute): the one list of what `cdss` can do.
 COMMANDS = {
@@ -61,19 +77,59 @@ class _Group(click.Group):
         return self.commands[name]
 
     def invoke(self, ctx):
+        if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        previous = signal.signal(signal.SIGTERM, _terminate)
+        if sys.stdout is None:  # started with standard output closed (`>&-`)
+            sys.stdout = _ClosedOutput()
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
             raise
+        except KeyboardInterrupt:
+            click.echo("cdss: interrupted", err=True)
+            sys.exit(INTERRUPTED)
+        except Terminated:
+            click.echo("cdss: terminated", err=True)
+            sys.exit(TERMINATED)
+        except BrokenPipeError:
+            _quiet_stdout()  # the reader stopped reading (`| head`): end quietly, as Unix tools do
+            sys.exit(PIPE_CLOSED)
         except CdssError as error:
             from cdss.cli.config import ConfigError
             fail(str(error), USAGE if isinstance(error, ConfigError) else 1)
-        except KeyboardInterrupt:
-            raise
         except Exception as error:  # the last line of defence: a bug, reported as one
             if os.environ.get("CDSS_DEBUG"):
                 raise
             internal_error(error)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate(signum, frame) -> None:
+    """SIGTERM stops a command as cleanly as Ctrl-C: its cleanup runs, then it exits 143."""
+    raise Terminated()
+
+
+class _ClosedOutput(io.TextIOBase):
+    """Standard output when the process started without one: writing to it is an error the user sees,
+    not a result silently lost (`cdss evaluate case >&-` exited 0)."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        raise CdssError("cannot write the output: standard output is closed (give -o FILE where there is one)")
+
+
+def _quiet_stdout() -> None:
+    """Standard output may be a closed pipe: point it at /dev/null so that flushing it at exit cannot fail."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 1)
+        os.close(null)
+    except OSError:
+        pass
 
 
 def _print_version(ctx: click.Context, param, value: bool) -> None:

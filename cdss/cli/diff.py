@@ -81,7 +81,7 @@ def diff_command(paths, base, new, profile, jobs, engine, fmt, output, show, fai
                         profile=profile, jobs=jobs_or_cores(jobs), show=wanted, fail_on=fail_on,
                         engine=engine)
     # A live bar on a terminal only: a log gets the report, not progress lines.
-    progress = Progress(inputs.count(list(paths)), sys.stderr, enabled=not quiet and sys.stderr.isatty())
+    progress = Progress(inputs.count(inputs.find(list(paths))), sys.stderr, enabled=not quiet and sys.stderr.isatty())
     from cdss.diff.sources import SourceError
     try:
         report = run(settings, progress.update)

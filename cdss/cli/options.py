@@ -2,7 +2,8 @@
 
 - Exit codes, the same for every command: 0 ok; 1 findings, failed checks or invalid input; 2 usage error
   (a bad option, a missing argument, an unusable config file); 3 internal error (a bug in cdss: please
-  report it, with CDSS_DEBUG=1 for the traceback).
+  report it, with CDSS_DEBUG=1 for the traceback); 130 Ctrl-C and 143 SIGTERM (the command stops as
+  cleanly as it can); 141 when the reader of standard output went away (`| head`), quietly.
 - `-q/--quiet` (nothing on standard error but errors) and `-v/--verbose` (more detail), on every command.
 - `--rules`, `--lang`, `--jobs` and (once profiles exist) `--profile` take their defaults from the
   environment, then from `[tool.cdss]` in pyproject.toml or a cdss.toml in the working folder (config.py).
@@ -20,9 +21,10 @@ from cdss.cli import config
 from cdss.errors import CdssError
 
 OK, FAILED, USAGE, INTERNAL = 0, 1, 2, 3
+INTERRUPTED, PIPE_CLOSED, TERMINATED = 130, 141, 143  # 128 + SIGINT, SIGPIPE, SIGTERM, as shells expect
 
 EXIT_CODES = ("Exit codes: 0 ok; 1 findings, failed checks or invalid input; 2 usage error; "
-              "3 internal error.")
+              "3 internal error; 130 Ctrl-C; 143 SIGTERM; 141 when the reader of the output went away.")
 
 ENVIRONMENT = {
     "CDSS_RULES": "default rule folder (--rules)",

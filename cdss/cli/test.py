@@ -60,7 +60,7 @@ def test_command(paths, pattern, coverage, threshold, fmt, output, rules_dir, pr
     paths = list(paths) or [str(default_cases())]
     existing_paths(paths, "PATH")
     load_rules(rules_dir, profile, engine)  # a rule base that does not load (or build): one line, exit 1
-    progress = Progress(inputs.count(paths), sys.stderr, enabled=not quiet and sys.stderr.isatty())
+    progress = Progress(inputs.count(inputs.find(paths)), sys.stderr, enabled=not quiet and sys.stderr.isatty())
     report = run(paths, str(rules_dir) if rules_dir else None, profile, jobs_or_cores(jobs), pattern, coverage,
                  threshold, progress.update, engine)
     progress.finish()

@@ -39,14 +39,15 @@ def validate_command(paths: tuple[str, ...], fmt: str, input_format: str, as_of,
             bundles.read(item.raw, item.source, item.line, as_of.date() if as_of else None)
     else:
         from cdss.io import inputs
+        validator = cases.Validator(fast=True)
 
         def check(item) -> None:
-            cases.case_from_dict(cases.decode(item.raw, item.source), item.source, item.line)
+            validator.case(cases.decode(item.raw, item.source), item.source, item.line)
     total = 0
     invalid: list[dict] = []
     for item in inputs.items(list(paths)):
         total += 1
-        where = item.source if item.line is None else f"{item.source}:{item.line}"
+        where = item.where
         try:
             if item.problem is not None:
                 raise CaseError(item.source, "", item.problem)

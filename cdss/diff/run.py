@@ -75,6 +75,6 @@ def run(settings: Settings, progress=None) -> DiffReport:
 def _diffs(settings: Settings, base_dir: str, new_dir: str):
     """Every input's CaseDiff, in input order, from `settings.jobs` worker processes."""
     from cdss.io import inputs
-    from cdss.parallel import ordered_map
+    from cdss.batch.pool import ordered_map
     items = inputs.items(list(settings.paths))
     yield from ordered_map(DiffWorker, (base_dir, new_dir, settings.profile, settings.show, settings.engine), items, settings.jobs)

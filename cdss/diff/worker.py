@@ -68,7 +68,7 @@ class DiffWorker:
         if not self.same:
             evaluator_for(self.base, engine)  # compiled now, once, not on the first case
             evaluator_for(self.new, engine)
-        cases.use_fast_validation()
+        self.validator = cases.Validator(fast=True)
         self.show = show
 
     def _evaluate(self, kb, case) -> Result | ErrorResult:
@@ -89,7 +89,7 @@ class DiffWorker:
             if item.problem is not None:
                 raise CaseError(item.source, "", item.problem)
             data = cases.decode(item.raw, item.source)
-            case = cases.case_from_dict(data, item.source, item.line)
+            case = self.validator.case(data, item.source, item.line)
         except CaseError as error:
             case_id = data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else where
             return CaseDiff(case_id, where, problem=f"{error.pointer or '/'}: {error.message}")

@@ -10,36 +10,44 @@ from typing import Iterator
 
 from cdss.fhir import bulk
 from cdss.fhir.parse import MAX_BUNDLE_BYTES
-from cdss.io.inputs import Item, _lines
+from cdss.io import inputs
+from cdss.io.inputs import Item
 
 SUFFIXES = (".json", ".ndjson", ".jsonl")
 
 
-def expand(paths: list[str]) -> Iterator[str]:
-    """Inputs in order: files as given; a folder depth-first in name order, an export folder as one input."""
+def expand(paths: list[str], exclude=()) -> Iterator[str]:
+    """Inputs in order: files as given; a folder depth-first in name order, an export folder as one input.
+    A file of `exclude` (the run's own output) is never an input; naming one is an InputError."""
+    excluded = inputs.identities(exclude)
     for item in paths:
         path = Path(item)
         if item != "-" and path.is_dir():
-            yield from _walk(path)
+            yield from _walk(path, excluded)
+        elif excluded and inputs.identities([item]) & excluded:
+            raise inputs.InputError(f"{item}: is also this run's output; an output is never read as an input")
         else:
             yield item
 
 
-def _walk(folder: Path) -> Iterator[str]:
+def _walk(folder: Path, excluded: set) -> Iterator[str]:
     if bulk.is_export(folder):
         yield str(folder)
         return
     for child in sorted(folder.iterdir()):
         if child.is_dir():
-            yield from _walk(child)
-        elif child.suffix in SUFFIXES and child.is_file():
+            yield from _walk(child, excluded)
+        elif child.suffix in SUFFIXES and child.is_file() and not inputs.identities([child]) & excluded:
             yield str(child)
 
 
-def items(paths: list[str]) -> Iterator[Item]:
-    for path in expand(paths):
+def items(paths: list[str], exclude=()) -> Iterator[Item]:
+    for path in list(expand(paths, exclude)):
         if path == "-":
-            yield from _lines(sys.stdin.buffer, "<stdin>", MAX_BUNDLE_BYTES)
+            if sys.stdin is None:
+                yield Item("<stdin>", None, None, 0, "cannot read: standard input is closed")
+                continue
+            yield from inputs.lines(sys.stdin.buffer, "<stdin>", regular=False, limit=MAX_BUNDLE_BYTES)
             continue
         file = Path(path)
         if file.is_dir():
@@ -48,7 +56,7 @@ def items(paths: list[str]) -> Iterator[Item]:
         if file.suffix in (".ndjson", ".jsonl"):
             try:
                 with open(file, "rb") as handle:
-                    yield from _lines(handle, path, MAX_BUNDLE_BYTES)
+                    yield from inputs.lines(handle, path, regular=file.is_file(), limit=MAX_BUNDLE_BYTES)
             except OSError as error:
                 yield Item(path, None, None, 0, f"cannot read: {error.strerror or error}")
             continue
@@ -67,11 +75,12 @@ def items(paths: list[str]) -> Iterator[Item]:
 
 def count(paths: list[str]) -> int | None:
     """About how many items there will be (for the progress bar); None for stdin and export folders."""
-    from cdss.io.inputs import count as count_json
-
     total = 0
     for path in expand(paths):
         if path == "-" or Path(path).is_dir():
             return None
-        total += count_json([path]) or 0
+        found = inputs.count(inputs.find([path]))
+        if found is None:
+            return None
+        total += found
     return total

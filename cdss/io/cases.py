@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import jsonschema
 
@@ -25,7 +26,7 @@ JSON_TYPES = {dict: "an object", list: "a list", str: "a string", bool: "true/fa
 
 @functools.cache
 def _validator() -> jsonschema.Draft202012Validator:
-    return jsonschema.Draft202012Validator(resources.schema("case"))
+    return resources.validator_for(resources.schema("case"))
 
 
 @functools.cache
@@ -53,6 +54,18 @@ def _no_constants(name: str):
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+def _non_finite(data, parts=()) -> tuple | None:
+    """The path to the first infinite number in decoded JSON (see `decode`)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return parts
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        found = _non_finite(value, parts + (key,))
+        if found is not None:
+            return found
+    return None
+
+
 def decode(raw: bytes, source: str) -> dict:
     """Bytes to one JSON object, refusing what the contract cannot mean."""
     if len(raw) > MAX_CASE_BYTES:
@@ -65,8 +78,16 @@ def decode(raw: bytes, source: str) -> dict:
         raise CaseError(source, "", f"not UTF-8 text: invalid byte at offset {error.start}") from None
     if not text.strip():
         raise CaseError(source, "", "the file is empty; expected one JSON object (a case)")
+    too_large: list[str] = []
+
+    def number(literal: str) -> float:
+        value = float(literal)
+        if not math.isfinite(value):
+            too_large.append(literal)
+        return value
+
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants, parse_float=number)
     except json.JSONDecodeError as error:
         raise CaseError(source, "", f"broken JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
     except ValueError as error:
@@ -75,6 +96,10 @@ def decode(raw: bytes, source: str) -> dict:
         raise CaseError(source, "", "JSON nested too deeply; a case is at most a few levels deep") from None
     if not isinstance(data, dict):
         raise CaseError(source, "", f"expected one JSON object (a case), got {JSON_TYPES.get(type(data), 'a value')}")
+    if too_large:
+        # 1e400 parses as infinity, which passes `minimum: 0` and crashes durable-rules' C core.
+        raise CaseError(source, _pointer(_non_finite(data) or ()),
+                        f"expected a finite number; {too_large[0][:40]} is too large for one")
     return data
 
 
@@ -123,28 +148,39 @@ def _explain(error: jsonschema.ValidationError) -> tuple[str, str]:
     return where, error.message[:200]
 
 
-_FAST = {"on": False}
+class Validator:
+    """Checks decoded cases against the case contract. `fast=True` tries the compiled fastjsonschema check
+    first: worth its ~70 ms compile over many cases (a batch worker, the audit's corpus), not for one
+    `cdss evaluate`. Either way jsonschema (2020-12) decides and explains every case the fast check
+    refuses, so both give the same verdict and the same message."""
+
+    def __init__(self, fast: bool = False):
+        self._fast = _fast_check() if fast else None
+
+    def validate(self, data: dict, source: str) -> None:
+        if self._fast is not None:
+            check, refused = self._fast
+            try:
+                check(data)
+                return
+            except refused:
+                pass
+        error = jsonschema.exceptions.best_match(_validator().iter_errors(data), key=_relevance)
+        if error is not None:
+            pointer, message = _explain(error)
+            raise CaseError(source, pointer, message)
+
+    def case(self, data: dict, source: str, line: int | None = None) -> Case:
+        """A validated Case from decoded data; `line` is the JSONL line it came from."""
+        self.validate(data, source if line is None else f"{source}:{line}")
+        return Case(id=data["id"], data=data, source=source, line=line)
 
 
-def use_fast_validation() -> None:
-    """Validate with the compiled fast path from now on: worth its ~70 ms compile over many cases (batch
-    workers), not for one `cdss evaluate`."""
-    _fast_check()
-    _FAST["on"] = True
+EXACT = Validator()
 
 
 def validate(data: dict, source: str) -> None:
-    if _FAST["on"]:
-        check, refused = _fast_check()
-        try:
-            check(data)
-            return
-        except refused:
-            pass
-    error = jsonschema.exceptions.best_match(_validator().iter_errors(data), key=_relevance)
-    if error is not None:
-        pointer, message = _explain(error)
-        raise CaseError(source, pointer, message)
+    EXACT.validate(data, source)
 
 
 def _relevance(error):
@@ -154,8 +190,7 @@ def _relevance(error):
 
 
 def case_from_dict(data: dict, source: str, line: int | None = None) -> Case:
-    validate(data, source if line is None else f"{source}:{line}")
-    return Case(id=data["id"], data=data, source=source, line=line)
+    return EXACT.case(data, source, line)
 
 
 def read_case(path: str) -> Case:
@@ -163,8 +198,10 @@ def read_case(path: str) -> Case:
     import sys
 
     if path == "-":
-        raw = sys.stdin.buffer.read(MAX_CASE_BYTES + 1)
         source = "<stdin>"
+        if sys.stdin is None:
+            raise CaseError(source, "", "cannot read: standard input is closed")
+        raw = sys.stdin.buffer.read(MAX_CASE_BYTES + 1)
     else:
         source = path
         file = Path(path)
@@ -179,13 +216,3 @@ def read_case(path: str) -> Case:
         except OSError as error:
             raise CaseError(source, "", f"cannot read: {error.strerror or error}") from None
     return case_from_dict(decode(raw, source), source)
-
-
-def case_files(paths: list[str]) -> Iterator[Path]:
-    """Case files under the given paths: files as given, folders recursively (*.json), sorted."""
-    for item in paths:
-        path = Path(item)
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*.json") if p.is_file())
-        else:
-            yield path

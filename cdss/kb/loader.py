@@ -23,7 +23,7 @@ from cdss.kb.conditions import references
 from cdss.kb.parser import MAX_CONDITION_DEPTH, RuleParser, condition_depth
 from cdss.kb.policy_check import policy_problems
 from cdss.kb.rules import KnowledgeBase, Rule, RuleEntry, UnknownField
-from cdss.kb.yamlfile import line_at, read_yaml
+from cdss.kb.yamlfile import line_at, read_bounded, read_yaml
 from cdss.model import DEFAULT_PROFILE, PROFILES, KnowledgeBaseId, Text
 
 MANIFEST = "knowledge_base.yaml"
@@ -65,7 +65,7 @@ def _validator(name: str, part: str | None = None) -> jsonschema.Draft202012Vali
     schema = resources.schema(name)
     if part is not None:
         schema = {"$ref": f"#/$defs/{part}", "$defs": schema["$defs"]}
-    return jsonschema.Draft202012Validator(schema)
+    return resources.validator_for(schema)
 
 
 def rule_files(directory: Path) -> list[Path]:
@@ -76,9 +76,23 @@ def rule_files(directory: Path) -> list[Path]:
         raise RuleFileError(str(directory), f"cannot read the rule folder: {error.strerror or error}",
                             kind="file") from None
     for path in entries:
-        if not path.is_file():
-            raise RuleFileError(str(path), "not a regular file (a broken or looping symlink?)", kind="file")
+        _check_inside(directory, path)
     return entries
+
+
+def _check_inside(directory: Path, path: Path) -> None:
+    """A rule file is a regular file of the folder: a symlink may point only inside it, so that a rule
+    folder cannot be made to read (and echo in its errors) a file from elsewhere."""
+    if not path.is_file():
+        raise RuleFileError(str(path), "not a regular file (a broken or looping symlink?)", kind="file")
+    if path.is_symlink():
+        try:
+            inside = path.resolve(strict=True).is_relative_to(directory.resolve(strict=True))
+        except (OSError, RuntimeError):
+            inside = False
+        if not inside:
+            raise RuleFileError(str(path), "a symlink to a file outside the rule folder; rule files must live in "
+                                           "the folder (copy the file in)", kind="file")
 
 
 def load(directory: str | Path | None = None, *, profile: str = DEFAULT_PROFILE,
@@ -101,11 +115,10 @@ def load(directory: str | Path | None = None, *, profile: str = DEFAULT_PROFILE,
             raise error
         collect.add(error)
 
-    manifest, manifest_root, files, digest = {}, None, [], hashlib.sha256()
+    manifest, manifest_root, files, digest, contents = {}, None, [], hashlib.sha256(), {}
     if not directory.is_dir():
         problem(RuleFileError(str(directory), "not a folder of rule files", kind="file"))
     else:
-        manifest, manifest_root = _read_manifest(directory, problem)
         try:
             files = rule_files(directory)
         except RuleFileError as error:
@@ -114,15 +127,23 @@ def load(directory: str | Path | None = None, *, profile: str = DEFAULT_PROFILE,
             problem(RuleFileError(str(directory), "no rule files (*.yaml) in the folder", kind="file"))
         for path in [directory / MANIFEST] + files:
             try:
-                digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-            except OSError:
-                pass  # reported by whoever reads it
+                if path.name == MANIFEST and path.exists():
+                    _check_inside(directory, path)
+                contents[path] = read_bounded(path)
+            except RuleFileError as error:
+                if path.exists() or path.is_symlink():
+                    problem(RuleFileError(error.file, error.message, kind="file"))
+                continue  # a missing manifest is reported when it is read
+            digest.update(path.name.encode() + b"\0" + contents[path] + b"\0")
+    if directory.is_dir():
+        manifest, manifest_root = _read_manifest(directory, contents.get(directory / MANIFEST), problem)
+    files = [path for path in files if path in contents]
     marker = _validated_marker(digest.hexdigest()) if collect is None else None
     already_valid = marker is not None and marker.exists()
     rules: list[Rule] = []
     seen: dict[str, tuple[str, int | None]] = {}
     for path in files:
-        _read_rule_file(path, rules, seen, problem, collect, already_valid)
+        _read_rule_file(path, contents[path], rules, seen, problem, collect, already_valid)
     for error in _reference_errors(rules):
         problem(error)
     asserted = {c.data["name"] for rule in rules for c in rule.then if c.kind == "assert"}
@@ -151,15 +172,17 @@ def load(directory: str | Path | None = None, *, profile: str = DEFAULT_PROFILE,
 load_knowledge = load  # the name the public facade gives it
 
 
-def _read_manifest(directory: Path, problem) -> tuple[dict, object]:
-    """The manifest and its YAML node tree (for lines), or ({}, None)."""
+def _read_manifest(directory: Path, raw: bytes | None, problem) -> tuple[dict, object]:
+    """The manifest (`raw`: its bytes, None when it could not be read) and its YAML node tree (for lines),
+    or ({}, None)."""
     path = directory / MANIFEST
-    if not path.is_file():
-        problem(RuleFileError(str(path), "missing: a rule folder needs a knowledge_base.yaml (name, version)",
-                              kind="file"))
+    if raw is None:
+        if not path.exists() and not path.is_symlink():
+            problem(RuleFileError(str(path), "missing: a rule folder needs a knowledge_base.yaml (name, version)",
+                                  kind="file"))
         return {}, None
     try:
-        manifest, root = read_yaml(path)
+        manifest, root = read_yaml(path, raw)
     except RuleFileError as error:
         problem(error)
         return {}, None
@@ -186,10 +209,11 @@ def _too_deep(name: str, data, root, problem) -> set[int]:
     return found
 
 
-def _read_rule_file(path: Path, rules: list[Rule], seen: dict, problem, collect, already_valid: bool) -> None:
+def _read_rule_file(path: Path, raw: bytes, rules: list[Rule], seen: dict, problem, collect,
+                    already_valid: bool) -> None:
     name = str(path)
     try:
-        data, root = read_yaml(path)
+        data, root = read_yaml(path, raw)
     except RuleFileError as error:
         problem(RuleFileError(error.file, error.message, line=error.line, kind="file"))
         return

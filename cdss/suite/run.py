@@ -72,7 +72,7 @@ class CaseTester:
         self.profile = profile
         self.engine = engine
         evaluator_for(self.kb, engine)
-        cases.use_fast_validation()
+        self.validator = cases.Validator(fast=True)
         self.pattern = re.compile(run) if run else None
 
     def __call__(self, item: Item) -> CaseOutcome:
@@ -87,7 +87,7 @@ class CaseTester:
             data = cases.decode(item.raw, item.source)
             if not selected(data, self.pattern):
                 return CaseOutcome(str(data.get("id", where)), where, item.source, DESELECTED)
-            case = cases.case_from_dict(data, item.source, item.line)
+            case = self.validator.case(data, item.source, item.line)
             result = evaluate(case, self.kb, self.engine)
         except CaseError as error:
             case_id = data.get("id") if isinstance(data, dict) and isinstance(data.get("id"), str) else where
@@ -195,7 +195,7 @@ def run(paths: list[str], rules_dir: str | None, profile: str, jobs: int, patter
         coverage: bool = False, threshold: float | None = None, progress=None, engine: str = "durable") -> TestReport:
     from cdss.io import inputs
     from cdss.kb.loader import load
-    from cdss.parallel import ordered_map
+    from cdss.batch.pool import ordered_map
     started = time.monotonic()
     kb = load(rules_dir, profile=profile)  # here first: a rule base that does not load is one error, not N
     wanted = None

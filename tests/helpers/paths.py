@@ -9,4 +9,6 @@ CASES = ROOT / "cases"
 
 
 def case_paths() -> list[Path]:
-    return sorted(CASES.rglob("*.json"))
+    """The shipped case files, found as every command finds them (cdss.io.inputs), in input order."""
+    from cdss.io import inputs
+    return [Path(source.path) for source in inputs.find([str(CASES)]) if source.kind == "json"]

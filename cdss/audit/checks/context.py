@@ -10,7 +10,6 @@ that does not load: `kb.entries` (every rule as written), `kb.errors`, `kb.unkno
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 
 from cdss import resources
@@ -101,13 +100,17 @@ class AuditContext:
 
     @functools.cached_property
     def case_data(self) -> list[tuple[Path, dict]]:
+        """(file, case) for every case under the cases folder that decodes (through the one input layer)."""
         if self.cases_dir is None or not Path(self.cases_dir).is_dir():
             return []
+        from cdss.errors import CaseError
+        from cdss.io import cases, inputs
         out = []
-        for path in sorted(Path(self.cases_dir).rglob("*.json")):
+        for item in inputs.items([str(self.cases_dir)]):
             try:
-                out.append((path, json.loads(path.read_text(encoding="utf-8"))))
-            except (OSError, ValueError):
+                if item.raw is not None:
+                    out.append((Path(item.source), cases.decode(item.raw, item.where)))
+            except CaseError:
                 continue
         return out
 

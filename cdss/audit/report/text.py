@@ -118,7 +118,8 @@ def _findings_section(report: AuditReport, verbose: bool) -> list[str]:
     out = [f"Findings ({len(report.findings)})"]
     for finding in shown:
         out += _wrap(finding.describe())
-    hidden = Counter(f.check for f in report.findings if f not in shown)
+    listed = {id(f) for f in shown}  # by identity: comparing findings pairwise was quadratic
+    hidden = Counter(f.check for f in report.findings if id(f) not in listed)
     if hidden:
         out += _wrap("not listed: " + ", ".join(f"{n} {check}" for check, n in sorted(hidden.items()))
                      + " (--verbose lists them)")
