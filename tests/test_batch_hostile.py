@@ -505,12 +505,22 @@ def test_closed_standard_streams_and_closed_pipes(tmp_path):
                                     timeout=300)
         assert closed_out.returncode == 1, args
         assert "standard output is closed" in closed_out.stderr and "Traceback" not in closed_out.stderr
-    for args in (("rules", "list"), ("batch", source, "-j", "1")):
-        piped = subprocess.run(f"{' '.join(map(str, cdss(*args)))} | head -1; echo \"${{PIPESTATUS[0]}}\" >&2",
-                               shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=300)
-        assert piped.stdout.count("\n") == 1
-        assert piped.stderr.splitlines()[-1] == "141", piped.stderr  # as a Unix tool killed by SIGPIPE
-        assert "Error" not in piped.stderr and "--resume" not in piped.stderr
+    for args in (("rules", "list"), ("batch", source, "-j", "1"), ("evaluate", one)):
+        reader, writer = os.pipe()
+        os.close(reader)  # the reader went away before the first write: every write meets a closed pipe
+        try:
+            gone = subprocess.run(cdss(*args), stdout=writer, stderr=subprocess.PIPE, text=True, timeout=300)
+        finally:
+            os.close(writer)
+        assert gone.returncode == 141, (args, gone.stderr)  # as a Unix tool killed by SIGPIPE, quietly
+        assert "Error" not in gone.stderr and "--resume" not in gone.stderr and "Traceback" not in gone.stderr
+    # `| head -1` on an output far larger than the pipe's buffer: the writer meets the closed pipe for real
+    piped = subprocess.run(f"{' '.join(map(str, cdss('batch', source, '-j', '1')))} | head -1; "
+                           "echo \"${PIPESTATUS[0]}\" >&2",
+                           shell=True, executable="/bin/bash", capture_output=True, text=True, timeout=300)
+    assert piped.stdout.count("\n") == 1
+    assert piped.stderr.splitlines()[-1] == "141", piped.stderr
+    assert "Error" not in piped.stderr and "--resume" not in piped.stderr
 
 
 # -- 19: a per-case time bound ----------------------------------------------------------------------
