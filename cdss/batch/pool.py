@@ -30,6 +30,7 @@ from attrs import define, frozen
 
 from cdss.errors import CdssError
 from cdss.io.inputs import chunks
+from cdss.io.stdio import silence_stdout
 
 SIGNALS = {signal.SIGINT, signal.SIGTERM}
 DEFAULT_CASE_TIMEOUT = 60.0  # seconds one case may take in a worker (a case takes about a millisecond)
@@ -350,7 +351,7 @@ def _serve(conn, progress, slot: int, parent: int, factory: Callable, args: tupl
     if hasattr(signal, "pthread_sigmask"):
         signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
     die_with_parent(parent)
-    _release_stdout()
+    silence_stdout()  # it never writes there, and a pipe reader waits for every holder of its write end
     try:
         worker = factory(*args)
     except BaseException as error:
@@ -392,16 +393,6 @@ def _watch_parent(parent: int) -> None:
         time.sleep(0.5)
     os._exit(1)
 
-
-def _release_stdout() -> None:
-    """Point this worker's standard output at /dev/null: it never writes there, and a pipe reader waits
-    for every holder of its write end."""
-    try:
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 1)
-        os.close(null)
-    except OSError:
-        pass
 
 
 def ordered_map(factory: Callable, args: tuple, items: Iterable, jobs: int, chunk: int = 32,

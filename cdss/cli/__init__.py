@@ -93,7 +93,8 @@ class _Group(click.Group):
             click.echo("cdss: terminated", err=True)
             sys.exit(TERMINATED)
         except BrokenPipeError:
-            _quiet_stdout()  # the reader stopped reading (`| head`): end quietly, as Unix tools do
+            from cdss.io.stdio import silence_stdout
+            silence_stdout()  # the reader stopped reading (`| head`): end quietly, as Unix tools do
             sys.exit(PIPE_CLOSED)
         except CdssError as error:
             from cdss.cli.config import ConfigError
@@ -120,16 +121,6 @@ class _ClosedOutput(io.TextIOBase):
 
     def write(self, text: str) -> int:
         raise CdssError("cannot write the output: standard output is closed (give -o FILE where there is one)")
-
-
-def _quiet_stdout() -> None:
-    """Standard output may be a closed pipe: point it at /dev/null so that flushing it at exit cannot fail."""
-    try:
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, 1)
-        os.close(null)
-    except OSError:
-        pass
 
 
 def _print_version(ctx: click.Context, param, value: bool) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from cdss.cli.options import (ENGINE, EXIT_CODES, JOBS, PROFILE, check_verbosity, config_default, default_cases,
+from cdss.cli.options import (ENGINE, EXIT_CODES, JOBS, PROFILE, check_verbosity, config_default, default_cases, emit,
                               existing_paths, jobs_or_cores, verbosity)
 
 
@@ -98,15 +98,7 @@ def diff_command(paths, base, new, profile, jobs, engine, fmt, output, show, fai
         from cdss.cli.colour import for_stdout, plain
         from cdss.diff.text import to_text
         text = to_text(report, verbose, for_stdout() if output is None else plain)
-    if output is not None:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as error:
-            raise click.ClickException(f"{output}: cannot write: {error.strerror or error}") from None
-        if not quiet:
-            click.echo(f"wrote {output}", err=True)
-    else:
-        click.echo(text, nl=False)
+    emit(text, output, None if quiet else f"wrote {output}")
     if not quiet and fmt != "text":
         click.echo(f"{report.changed} of {report.cases} cases changed", err=True)
     sys.exit(0 if report.ok else 1)

@@ -160,3 +160,17 @@ def existing_paths(paths, hint: str = "CASES") -> None:
     missing = [p for p in paths if p != "-" and not Path(p).exists()]
     if missing:
         raise click.BadParameter(f"no such file or folder: {', '.join(missing)}", param_hint=hint)
+
+
+def emit(text: str, output: Path | None, note: str | None = None) -> None:
+    """A report on standard output, or written to `output` (then `note`, if any, on standard error): one
+    clear error when the file cannot be written."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise click.ClickException(f"{output}: cannot write: {error.strerror or error}") from None
+    if note:
+        click.echo(note, err=True)

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import click
 
-from cdss.cli.options import (ENGINE, EXIT_CODES, JOBS, PROFILE, RULES, check_verbosity, default_cases, existing_paths,
-                              jobs_or_cores, verbosity)
+from cdss.cli.options import (ENGINE, EXIT_CODES, JOBS, PROFILE, RULES, check_verbosity, default_cases, emit,
+                              existing_paths, jobs_or_cores, verbosity)
 
 
 def _regex(ctx, param, value):
@@ -77,13 +77,5 @@ def test_command(paths, pattern, coverage, threshold, fmt, output, rules_dir, pr
         from cdss.cli.colour import for_stdout, plain
         from cdss.suite.text import to_text
         text = to_text(report, verbose, for_stdout() if output is None else plain)
-    if output is not None:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as error:
-            raise click.ClickException(f"{output}: cannot write: {error.strerror or error}") from None
-        if not quiet:
-            click.echo(report.summary(), err=True)
-    else:
-        click.echo(text, nl=False)
+    emit(text, output, None if quiet else report.summary())
     sys.exit(0 if report.ok else 1)
