@@ -43,10 +43,13 @@ class Case:
 class Matched:
     """One thing a rule matched: a case field (JSON pointer), a derived fact, a condition or a trial."""
 
-    kind: str  # field | fact | condition | red_flag | trial
+    kind: str  # field | fact | condition | red_flag | trial | count | score
     ref: str
     value: Any = None
     absent: bool = False
+    # What the phrase catalogue needs beyond the trace's own value, never serialised: a trial's
+    # (code, weeks, response, joint), a count's (hits, total).
+    detail: tuple | None = field(default=None, eq=False, repr=False)
     source: tuple | None = None  # (resource, element) that gave a field read from FHIR
 
     def to_dict(self) -> dict:
@@ -59,22 +62,6 @@ class Matched:
             out["from"], out["element"] = self.source
         return out
 
-    def describe(self, lang: str = "en") -> str:
-        """A short human phrase: `pain.hip = left`, `no imaging.xray_hip`."""
-        name = self.ref.lstrip("/").replace("/", ".") if self.kind in ("field", "trial") else self.ref
-        if self.absent:
-            return f"{'geen' if lang == 'nl' else 'no'} {name}"
-        if self.value is None:
-            return name
-        return f"{name} = {_show(self.value, lang)}"
-
-
-def _show(value: Any, lang: str = "en") -> str:
-    if isinstance(value, bool):
-        return {"en": ("no", "yes"), "nl": ("nee", "ja")}["nl" if lang == "nl" else "en"][value]
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_show(v, lang) for v in value)
-    return str(value)
 
 
 @frozen
@@ -97,9 +84,11 @@ class RedFlag:
     rationale: Text
     rules: tuple[str, ...]
     sources: tuple[str, ...]
+    label: Text | None = None  # the code's label (cdss.kb.labels), set when the result is built
 
     def to_dict(self, lang: str) -> dict:
-        return {"code": self.code, "status": self.status, "urgency": self.urgency,
+        return {"code": self.code, "label": _said(self.label, self.code, lang), "status": self.status,
+                "urgency": self.urgency,
                 "rationale": self.rationale.pick(lang), "rules": list(self.rules), "sources": list(self.sources)}
 
 
@@ -111,9 +100,11 @@ class Condition:
     rationale: Text
     rules: tuple[str, ...]
     sources: tuple[str, ...]
+    label: Text | None = None
 
     def to_dict(self, lang: str) -> dict:
-        return {"code": self.code, "status": self.status, "icd10": self.icd10,
+        return {"code": self.code, "label": _said(self.label, self.code, lang), "status": self.status,
+                "icd10": self.icd10,
                 "rationale": self.rationale.pick(lang), "rules": list(self.rules), "sources": list(self.sources)}
 
 
@@ -143,9 +134,11 @@ class Recommendation:
     sources: tuple[str, ...]
     step: int = 0
     contributions: tuple[Contribution, ...] = field(default=(), eq=False, repr=False)  # most urgent first
+    label: Text | None = None
 
     def to_dict(self, lang: str) -> dict:
-        return {"code": self.code, "kind": self.kind, "category": self.category, "urgency": self.urgency,
+        return {"code": self.code, "label": _said(self.label, self.code, lang), "kind": self.kind,
+                "category": self.category, "urgency": self.urgency,
                 "for": list(self.for_), "rationale": self.rationale.pick(lang), "rules": list(self.rules),
                 "sources": list(self.sources)}
 
@@ -158,22 +151,33 @@ class DoNot:
     rules: tuple[str, ...]
     sources: tuple[str, ...]
     contributions: tuple[Contribution, ...] = field(default=(), eq=False, repr=False)  # in rule-base order
+    label: Text | None = None
 
     def to_dict(self, lang: str) -> dict:
-        return {"code": self.code, "for": list(self.for_), "rationale": self.rationale.pick(lang),
+        return {"code": self.code, "label": _said(self.label, self.code, lang), "for": list(self.for_),
+                "rationale": self.rationale.pick(lang),
                 "rules": list(self.rules), "sources": list(self.sources)}
 
 
 @frozen
 class Warning:
+    """A warning: its code and label, what it concerns (`for`: condition and red-flag codes, as in a
+    recommendation) and its message. `rules` (the rules or policies that raised it) stays in Python: the
+    trace names them in the result."""
+
     code: str
     message: Text
     rules: tuple[str, ...] = ()
-    for_: tuple[str, ...] = ()  # the conditions and red flags it concerns
+    for_: tuple[str, ...] = ()
+    label: Text | None = None
 
     def to_dict(self, lang: str) -> dict:
-        return {"code": self.code, "for": list(self.for_), "message": self.message.pick(lang),
-                "rules": list(self.rules)}
+        return {"code": self.code, "label": _said(self.label, self.message.pick(lang), lang),
+                "for": list(self.for_), "message": self.message.pick(lang)}
+
+
+def _said(label: Text | None, fallback: str, lang: str) -> str:
+    return label.pick(lang) if label is not None else fallback
 
 
 PROFILES = ("nice", "nhg")

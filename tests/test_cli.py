@@ -40,10 +40,12 @@ def test_evaluate_text_names_the_case_facts_behind_each_item(tmp_path):
     out = result.output
     assert "Decision support, not a diagnosis" in out
     assert out.index("CONDITIONS") < out.index("NEXT STEPS") < out.index("ADVISE AGAINST")
-    assert "knee_osteoarthritis - suspected (M17.9)" in out
-    assert "because: patient.age_years = 20; pain.knee = left" in out
+    assert "Knee osteoarthritis — suspected (ICD-10 M17.9)" in out
+    assert "because: age 20; knee pain on the left" in out
+    assert "knee_osteoarthritis" not in out and "pain.knee" not in out  # words, not codes (--show-codes adds them)
+    assert out.rstrip().endswith("a clinician weighs this advice against the whole patient.")
     # diagnostics before treatment
-    assert out.index("xray_knee") < out.index("exercise_therapy")
+    assert out.index("X-ray of the knee") < out.index("Therapeutic exercise")
 
 
 def test_evaluate_dutch(tmp_path):
@@ -51,14 +53,20 @@ def test_evaluate_dutch(tmp_path):
     result = CliRunner().invoke(main, ["evaluate", write_case(tmp_path), "--rules", str(rules), "--lang", "nl"])
     assert "Kniepijn bij een volwassene." in result.output
     assert "VOLGENDE STAPPEN" in result.output and "geen diagnose" in result.output
+    assert "Knieartrose (gonartrose) — vermoed (ICD-10 M17.9)" in result.output
+    assert "omdat: leeftijd 20 jaar; kniepijn links" in result.output
+    assert "Röntgenfoto van de knie — Regulier — voor: Knieartrose (gonartrose)" in result.output
 
 
 def test_evaluate_explain_walks_the_chain_to_case_fields(tmp_path):
     rules = chain_rules(tmp_path)
     result = CliRunner().invoke(main, ["evaluate", write_case(tmp_path), "--rules", str(rules), "--explain"])
-    assert "<- t.knee" in result.output
-    assert "<- t.adult" in result.output
-    assert "matched: patient.age_years = 20" in result.output
+    assert "<- t.knee\n" in result.output  # the rule's title (rulekit titles rules by their id)
+    assert "<- t.adult\n" in result.output
+    assert "found: age 20" in result.output
+    coded = CliRunner().invoke(main, ["evaluate", write_case(tmp_path), "--rules", str(rules), "--explain",
+                                      "--show-codes"])
+    assert "<- t.adult [t.adult]" in coded.output and "[knee_osteoarthritis]" in coded.output
 
 
 def test_evaluate_json_from_stdin_is_the_result_object(tmp_path):

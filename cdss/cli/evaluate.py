@@ -29,6 +29,8 @@ def _complete_code(ctx, param, incomplete):
 @click.argument("case_path", metavar="CASE")
 @output_format("text", "json")
 @click.option("--explain", is_flag=True, help="Show the full chain of rules and facts behind each item.")
+@click.option("--show-codes", is_flag=True,
+              help="Text output: end each item (and, with --explain, each rule) with its [code].")
 @click.option("--why-not", "why_not", metavar="CODE", default=None, shell_complete=_complete_code,
               help="Why the result lacks CODE (a recommendation, condition, red flag or do-not): every rule that "
                    "could conclude it, directly or through the facts it needs, with the first condition that "
@@ -40,7 +42,7 @@ def _complete_code(ctx, param, incomplete):
 @RULES
 @verbosity
 @ENGINE
-def evaluate_command(case_path: str, fmt: str, explain: bool, why_not: str | None, input_format: str, as_of,
+def evaluate_command(case_path: str, fmt: str, explain: bool, show_codes: bool, why_not: str | None, input_format: str, as_of,
                      lang: str, profile: str, rules_dir: Path | None, quiet: bool, verbose: bool, engine: str) -> None:
     """Evaluate one case file (or - for standard input); with --input fhir, one FHIR Bundle.
 
@@ -69,4 +71,4 @@ def evaluate_command(case_path: str, fmt: str, explain: bool, why_not: str | Non
         click.echo(render.to_json(result, lang))
     else:
         from cdss.cli.colour import for_stdout
-        click.echo(render.to_text(result, kb, lang, explain, paint=for_stdout(), show_rules=verbose))
+        click.echo(render.to_text(result, kb, lang, explain, show_codes, paint=for_stdout(), show_rules=verbose))

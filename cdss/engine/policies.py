@@ -15,7 +15,8 @@ from collections import defaultdict
 from attrs import define, evolve, field
 
 from cdss import resources
-from cdss.kb.conditions import STATUS_RANK
+from cdss.kb import labels, placeholders
+from cdss.kb.conditions import STATUS_RANK, trial_witness
 from cdss.kb.policy import ClinicalPolicy
 from cdss.kb.rules import KnowledgeBase
 from cdss.model import Condition, Contribution, DoNot, Matched, RedFlag, Recommendation, Result, Text, TraceEntry, Warning
@@ -70,6 +71,12 @@ class Draft:
         self.recommendations.append(rec)
 
 
+def _labelled(item, section: str):
+    """The item with its code's label (English and Dutch, from the vocabulary)."""
+    found = labels.label(section, item.code)
+    return item if found is None else evolve(item, label=found)
+
+
 def _union(groups) -> tuple:
     return tuple(dict.fromkeys(item for group in groups for item in group))
 
@@ -80,7 +87,8 @@ def build_result(run, kb: KnowledgeBase, stratum_of: dict, engine: str = "durabl
     rank = policy.urgency_rank
     order = kb.order_of
     by_kind: dict[str, list] = defaultdict(list)
-    for rule, conclusion in sorted(run.conclusions, key=lambda rc: rc[0].order):
+    conclusions = placeholders.filled(run.conclusions, getattr(run, "facts", None), getattr(kb, "phrases", None))
+    for rule, conclusion in sorted(conclusions, key=lambda rc: rc[0].order):
         by_kind[conclusion.kind].append((rule, conclusion.data))
     trace = [TraceEntry(rule_id, witnesses, asserted)
              for rule_id, (witnesses, asserted) in sorted(run.fired.items(),
@@ -96,11 +104,13 @@ def build_result(run, kb: KnowledgeBase, stratum_of: dict, engine: str = "durabl
     flag_codes = d.flag_codes
     return Result(
         case_id=run.case.id, knowledge_base=kb.identity,
-        red_flags=tuple(sorted(d.red_flags, key=lambda f: (rank[f.urgency], f.code))),
-        conditions=tuple(sorted(d.conditions, key=lambda c: (-STATUS_RANK[c.status], c.code))),
-        recommendations=tuple(sorted(d.recommendations, key=lambda r: _act_order(r, flag_codes, rank))),
-        do_not=tuple(sorted(d.do_not, key=lambda item: item.code)),
-        warnings=tuple(d.warnings[code] for code in sorted(d.warnings)),
+        red_flags=tuple(_labelled(f, "red_flags") for f in sorted(d.red_flags, key=lambda f: (rank[f.urgency], f.code))),
+        conditions=tuple(_labelled(c, "conditions")
+                         for c in sorted(d.conditions, key=lambda c: (-STATUS_RANK[c.status], c.code))),
+        recommendations=tuple(_labelled(r, "recommendations")
+                              for r in sorted(d.recommendations, key=lambda r: _act_order(r, flag_codes, rank))),
+        do_not=tuple(_labelled(item, "do_not") for item in sorted(d.do_not, key=lambda item: item.code)),
+        warnings=tuple(_labelled(d.warnings[code], "warnings") for code in sorted(d.warnings)),
         trace=tuple(d.trace), engine=engine)
 
 
@@ -260,8 +270,7 @@ def failed_trial_not_repeated(d: Draft) -> None:
         joint = policy.condition_joints.get(target)
         hits = [(i, t) for i, t in enumerate(trials) if t["code"] == rec.code
                 and (joint is None or t.get("joint", joint) == joint) and policy.trials.used_up(t)]
-        matched.extend(Matched("trial", f"/treatments/{i}", f"{t['code']} {t['weeks']:g} weeks, response {t['response']}")
-                       for i, t in hits)
+        matched.extend(trial_witness(i, t) for i, t in hits)
         return bool(hits)
 
     d.recommendations, removed = _narrow(d, d.recommendations, used, "")

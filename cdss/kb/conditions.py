@@ -262,8 +262,7 @@ class TrialTest(Node):
         found = self.matching(facts)
         if len(found) < self.at_least:
             return None
-        return [Matched("trial", f"/treatments/{i}", f"{t['code']} {t['weeks']:g} weeks, response {t['response']}")
-                for i, t in found]
+        return [trial_witness(i, t) for i, t in found]
 
     def _why_not(self, facts: Facts) -> list[Matched]:
         return [Matched("trial", self.code, absent=True)]
@@ -271,6 +270,13 @@ class TrialTest(Node):
     def judge(self, facts: Facts) -> tuple[bool, list[Matched]]:
         found = self._holds(facts)
         return (True, found) if found is not None else (False, self._why_not(facts))
+
+
+def trial_witness(index: int, trial: dict) -> Matched:
+    """A trial as the trace names it (its pointer and a short summary), with the parts words are made of."""
+    return Matched("trial", f"/treatments/{index}",
+                   f"{trial['code']} {trial['weeks']:g} weeks, response {trial['response']}",
+                   detail=(trial["code"], trial["weeks"], trial["response"], trial.get("joint")))
 
 
 @frozen
@@ -339,10 +345,16 @@ class Count(Node):
             if ok:
                 hits += 1
                 found.extend(got)
-        tally = Matched("count", f"{hits} of {len(self.items)}", hits)
         if hits < self.at_least or (self.at_most is not None and hits > self.at_most):
-            return False, [tally]
-        return True, found + [tally]
+            return False, [self.witness(hits)]
+        return True, found + [self.witness(hits)]
+
+    def hits(self, facts: Facts) -> int:
+        """How many of the items hold (for a rule text's {count})."""
+        return sum(1 for item in self.items if item.judge(facts)[0])
+
+    def witness(self, hits: int) -> Matched:
+        return Matched("count", f"{hits} of {len(self.items)}", hits, detail=(hits, len(self.items)))
 
 
 @frozen

@@ -20,6 +20,8 @@ from attrs import define, field
 from cdss import resources
 from cdss.errors import RuleFileError
 from cdss.kb.conditions import references
+from cdss.kb import phrases as phrases_module
+from cdss.kb import placeholders
 from cdss.kb.parser import MAX_CONDITION_DEPTH, RuleParser, condition_depth
 from cdss.kb.policy_check import policy_problems
 from cdss.kb.rules import KnowledgeBase, Rule, RuleEntry, UnknownField
@@ -27,6 +29,8 @@ from cdss.kb.yamlfile import line_at, read_bounded, read_yaml
 from cdss.model import DEFAULT_PROFILE, PROFILES, KnowledgeBaseId, Text
 
 MANIFEST = "knowledge_base.yaml"
+PHRASES = phrases_module.FILE  # the phrase catalogue: a data file of the folder, not a rule file
+NOT_RULE_FILES = (MANIFEST, PHRASES)
 TEXT_FIELDS = ("title", "rationale", "limitations")
 
 
@@ -71,7 +75,8 @@ def _validator(name: str, part: str | None = None) -> jsonschema.Draft202012Vali
 def rule_files(directory: Path) -> list[Path]:
     """The rule files of a folder, by name; symlinks that leave the folder or loop are refused."""
     try:
-        entries = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.name != MANIFEST)
+        entries = sorted(p for p in directory.iterdir()
+                         if p.suffix in (".yaml", ".yml") and p.name not in NOT_RULE_FILES)
     except OSError as error:
         raise RuleFileError(str(directory), f"cannot read the rule folder: {error.strerror or error}",
                             kind="file") from None
@@ -125,9 +130,11 @@ def load(directory: str | Path | None = None, *, profile: str = DEFAULT_PROFILE,
             problem(error)
         if not files:
             problem(RuleFileError(str(directory), "no rule files (*.yaml) in the folder", kind="file"))
-        for path in [directory / MANIFEST] + files:
+        phrases_path = directory / PHRASES
+        own_phrases = [phrases_path] if phrases_path.exists() or phrases_path.is_symlink() else []
+        for path in [directory / MANIFEST] + own_phrases + files:
             try:
-                if path.name == MANIFEST and path.exists():
+                if path.name in NOT_RULE_FILES and path.exists():
                     _check_inside(directory, path)
                 contents[path] = read_bounded(path)
             except RuleFileError as error:
@@ -152,6 +159,7 @@ def load(directory: str | Path | None = None, *, profile: str = DEFAULT_PROFILE,
         problem(RuleFileError(str(directory / MANIFEST), f"{where}: {message}", line=line_at(manifest_root, parts),
                               kind="reference"))
     rules = _of_profile(rules, profile)
+    phrases = _read_phrases(directory, contents.get(directory / PHRASES), rules, problem, already_valid)
     if marker is not None and not already_valid:
         try:
             marker.parent.mkdir(parents=True, exist_ok=True)
@@ -166,10 +174,42 @@ def load(directory: str | Path | None = None, *, profile: str = DEFAULT_PROFILE,
                      documents=collect.documents)
     return KnowledgeBase(directory=str(directory), rules=tuple(rules), manifest=manifest,
                          identity=KnowledgeBaseId(version, digest.hexdigest(), profile),
-                         files=tuple(str(p) for p in files), **extra)
+                         files=tuple(str(p) for p in files), phrases=phrases, **extra)
 
 
 load_knowledge = load  # the name the public facade gives it
+
+
+def _read_phrases(directory: Path, raw: bytes | None, rules: list[Rule], problem,
+                  already_valid: bool) -> phrases_module.Phrases:
+    """The folder's phrase catalogue (`raw`: its bytes, None when the folder has none: then the shipped
+    catalogue), checked against schemas/phrases.schema.json, the case schema's fields and the placeholders
+    each template may use. A fact's fallback words are the title of the first rule that asserts it."""
+    path = directory / PHRASES
+    own = raw is not None
+    if not own:
+        path = resources.SHIPPED_RULES_DIR / PHRASES  # not CDSS_RULES: that may be a folder without one
+        if not path.is_file():  # pragma: no cover - a broken installation
+            problem(RuleFileError(str(path), "the shipped phrase catalogue is missing", kind="file"))
+            return phrases_module.EMPTY
+    try:
+        data, root = read_yaml(path, raw)
+    except RuleFileError as error:
+        problem(RuleFileError(error.file, error.message, line=error.line, kind="file"))
+        return phrases_module.EMPTY
+    if not (own and already_valid):
+        error = _schema_error(str(path), data, root, _validator("phrases"))
+        if error is not None:
+            problem(RuleFileError(error.file, error.message, line=error.line, kind="file"))
+            return phrases_module.EMPTY
+        for parts, message in phrases_module.field_problems(data) + phrases_module.template_problems(data):
+            problem(RuleFileError(str(path), message, line=line_at(root, parts), kind="file"))
+    titles: dict[str, Text] = {}
+    for rule in rules:
+        for conclusion in rule.then:
+            if conclusion.kind == "assert":
+                titles.setdefault(conclusion.data["name"], rule.title)
+    return phrases_module.from_data(data, titles)
 
 
 def _read_manifest(directory: Path, raw: bytes | None, problem) -> tuple[dict, object]:
@@ -277,13 +317,29 @@ def _read_rule_file(path: Path, raw: bytes, rules: list[Rule], seen: dict, probl
                 when=parser.condition(raw["when"], ["when"]),
                 then=tuple(parser.conclusion(c, ["then", i]) for i, c in enumerate(raw["then"])),
                 rationale=Text(**raw["rationale"]), pathway=pathway, file=name, line=line or 0,
-                order=len(rules), profiles=tuple(raw.get("profiles", PROFILES)))
+                order=len(rules), profiles=tuple(raw.get("profiles", PROFILES)), lookups=raw.get("lookups", {}))
+            rule = attrs.evolve(rule, placeholders=_check_placeholders(rule, raw, name, root, index))
         except RuleFileError as error:
             problem(error)
             _keep(collect, entry)
             continue
         rules.append(rule)
         _keep(collect, RuleEntry(rule_id, name, line, index, entry.raw, status, rule))
+
+
+def _check_placeholders(rule: Rule, raw: dict, file: str, root, index: int) -> bool:
+    """Whether the rule's texts name case facts; a placeholder it cannot fill is a load error."""
+    texts, places = {}, {}
+    for lang in ("en", "nl"):
+        texts[f"rationale.{lang}"], places[f"rationale.{lang}"] = raw["rationale"][lang], ["rationale", lang]
+        for i, conclusion in enumerate(raw["then"]):
+            if "warn" in conclusion:
+                where = f"then.{i}.warn.{lang}"
+                texts[where], places[where] = conclusion["warn"][lang], ["then", i, "warn", lang]
+    for name in rule.lookups:
+        places[f"lookups.{name}"] = ["lookups", name]
+    fail = placeholders.refuse(file, rule.id, lambda where: line_at(root, ["rules", index] + places.get(where, [])))
+    return placeholders.check(rule.id, rule.when, texts, rule.lookups, fail)
 
 
 def _of_profile(rules: list[Rule], profile: str) -> list[Rule]:
@@ -329,7 +385,8 @@ def _validated_marker(rules_digest: str) -> Path | None:
     if where == "off":
         return None
     base = Path(where) if where else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cdss"
-    schema_digest = hashlib.sha256(resources.schema_bytes("rule")).hexdigest()
+    schema_digest = hashlib.sha256(resources.schema_bytes("rule") + resources.schema_bytes("phrases")
+                                   + resources.schema_bytes("case")).hexdigest()
     return base / f"rules-valid-{rules_digest[:32]}-{schema_digest[:16]}"
 
 

@@ -12,6 +12,7 @@ from attrs import field, frozen
 
 from cdss.kb.conditions import Node
 from cdss.kb.policy import ClinicalPolicy, from_manifest
+from cdss.kb.phrases import EMPTY, Phrases
 from cdss.model import PROFILES, KnowledgeBaseId, Text
 
 
@@ -66,6 +67,8 @@ class Rule:
     line: int = 0
     order: int = 0
     profiles: tuple[str, ...] = PROFILES  # the guideline profiles it belongs to (absent in the file: all)
+    lookups: dict = field(factory=dict, eq=False)  # name -> {of, steps}: texts chosen by a count or score
+    placeholders: bool = False  # whether its rationale or warnings name case facts (cdss.kb.placeholders)
 
     def describe_conclusions(self) -> list[str]:
         return [c.describe() for c in self.then]
@@ -116,6 +119,7 @@ class KnowledgeBase:
     unknown_fields: tuple[UnknownField, ...] = field(default=(), eq=False, repr=False)
     node_lines: dict = field(factory=dict, eq=False, repr=False)  # id(condition node) -> line
     documents: dict = field(factory=dict, eq=False, repr=False)  # file -> (data, YAML node tree)
+    phrases: Phrases = field(default=EMPTY, eq=False, repr=False)  # case facts in words (rules/phrases.yaml)
 
     @functools.cached_property
     def by_id(self) -> dict[str, Rule]:

@@ -248,7 +248,8 @@ class Oracle:
         self.manifest = yaml.safe_load((directory / MANIFEST).read_text(encoding="utf-8"))
         self.vocabulary = yaml.safe_load(VOCABULARY.read_text(encoding="utf-8"))
         self.rules: list[OracleRule] = []
-        files = sorted(p for p in directory.iterdir() if p.suffix in (".yaml", ".yml") and p.name != MANIFEST)
+        files = sorted(p for p in directory.iterdir()
+                       if p.suffix in (".yaml", ".yml") and p.name not in (MANIFEST, "phrases.yaml"))
         for path in files:
             for raw in yaml.safe_load(path.read_text(encoding="utf-8"))["rules"]:
                 if raw["status"] == "deprecated" or profile not in raw.get("profiles", (profile,)):

@@ -23,10 +23,12 @@ from cdss.audit.checks.reachability import ReachabilityCheck
 from cdss.audit.checks.redundancy import RedundancyCheck
 from cdss.audit.checks.texts import TextCheck
 from cdss.audit.checks.thresholds import ThresholdCheck
+from cdss.audit.checks.words import WordsCheck
 
 CHECKS: tuple[type[Check], ...] = (
     LoadCheck,
     TextCheck,
+    WordsCheck,
     FactCheck,
     ReachabilityCheck,
     ConflictCheck,
