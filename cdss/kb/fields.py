@@ -11,15 +11,30 @@ from cdss import resources
 def field_catalogue() -> dict[str, dict]:
     """Every case field path (dotted) with its JSON Schema, from the case schema."""
     catalogue: dict[str, dict] = {}
+    schema = resources.schema("case")
+
+    def resolved(spec):
+        """The spec with a local `$ref` (a code list generated from the vocabulary) read in, so that every
+        reader sees a field's `enum` where it is, as if it were written in place."""
+        if isinstance(spec, dict) and "$ref" in spec and spec["$ref"].startswith("#/$defs/"):
+            target = schema["$defs"][spec["$ref"].rsplit("/", 1)[1]]
+            merged = {k: v for k, v in target.items() if k != "$comment"}
+            merged.update({k: v for k, v in spec.items() if k != "$ref"})
+            return resolved(merged)
+        if isinstance(spec, dict) and isinstance(spec.get("items"), dict):
+            return dict(spec, items=resolved(spec["items"]))
+        if isinstance(spec, dict) and isinstance(spec.get("properties"), dict):
+            return dict(spec, properties={k: resolved(v) for k, v in spec["properties"].items()})
+        return spec
 
     def visit(prefix: str, node: dict) -> None:
         for name, sub in node.get("properties", {}).items():
             path = f"{prefix}.{name}" if prefix else name
-            catalogue[path] = sub
+            catalogue[path] = resolved(sub)
             if sub.get("type") == "object":
                 visit(path, sub)
 
-    visit("", resources.schema("case"))
+    visit("", schema)
     return catalogue
 
 
