@@ -146,7 +146,7 @@ def test_config_file_and_environment_give_defaults_and_the_command_line_wins(tmp
         env={k: v for k, v in dict(os.environ, **(env or {})).items() if k not in ("CDSS_RULES", "CDSS_LANG")
              or (env and k in env)})
     out = run("evaluate", str(case)).stdout
-    assert "knowledge base 9.9.9" in out and "AANDOENINGEN" in out  # rules and language from [tool.cdss]
+    assert "kennisbank 9.9.9" in out and "AANDOENINGEN" in out  # rules and language from [tool.cdss]
     assert "CONDITIONS" in run("evaluate", str(case), "--lang", "en").stdout  # the command line wins
     assert "CONDITIONS" in run("evaluate", str(case), env={"CDSS_LANG": "en"}).stdout  # then the environment
     (project / "cdss.toml").write_text('lang = "en"\n')  # cdss.toml is read before pyproject.toml
@@ -190,12 +190,12 @@ def test_colour_on_a_terminal_only_and_never_with_no_color(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "TERM")}
     args = ["evaluate", str(case), "--rules", str(rules)]
     coloured = _on_a_terminal(args, env)
-    assert "\x1b[31m\x1b[1m  !! septic_arthritis" in coloured.replace("\x1b[1m\x1b[31m", "\x1b[31m\x1b[1m")
-    assert "\x1b[" in coloured.split("xray_knee")[0].splitlines()[-1]  # the urgency is marked
+    assert "\x1b[31m\x1b[1m  !! Septic arthritis" in coloured.replace("\x1b[1m\x1b[31m", "\x1b[31m\x1b[1m")
+    assert "\x1b[" in coloured.split("X-ray of the knee")[1].splitlines()[0]  # the urgency is marked
     assert "\x1b[" not in _on_a_terminal(args, dict(env, NO_COLOR="1"))
     piped = subprocess.run([sys.executable, "-m", "cdss.cli", *args], capture_output=True, text=True, env=env,
                            cwd=ROOT, timeout=60)
-    assert "!! septic_arthritis" in piped.stdout and "\x1b[" not in piped.stdout
+    assert "!! Septic arthritis" in piped.stdout and "\x1b[" not in piped.stdout
 
 
 def _complete(words: str, tmp_path, env_extra=None) -> list[str]:

@@ -77,5 +77,5 @@ def test_the_vocabulary_check_refuses(change, message):
 
 
 def test_profiles_are_the_vocabularys():
-    from cdss.cli import options
-    assert PROFILES == tuple(resources.vocabulary()["profiles"]) == options.PROFILES
+    from cdss.cli import config, options
+    assert PROFILES == tuple(resources.vocabulary()["profiles"]) == options.PROFILES == config.PROFILES

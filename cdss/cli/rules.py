@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from cdss.cli.options import (EXIT_CODES, LANG, RULES, check_verbosity, fail, load_rules, output_format,
+from cdss.cli.options import (EXIT_CODES, LANG, PROFILE, RULES, check_verbosity, fail, load_rules, output_format,
                               verbosity)
 from cdss.kb.rules import Rule
 
@@ -25,13 +25,15 @@ def _summary(rule: Rule) -> dict:
 
 @rules_group.command("list", epilog=EXIT_CODES)
 @RULES
+@PROFILE
 @LANG
 @output_format("text", "json", help="json: the knowledge base's identity and every rule.")
 @verbosity
-def rules_list(rules_dir: Path | None, lang: str, fmt: str, quiet: bool, verbose: bool) -> None:
-    """One line per rule: id, status, title (-v: also its file:line and what it concludes; -q: ids only)."""
+def rules_list(rules_dir: Path | None, profile: str, lang: str, fmt: str, quiet: bool, verbose: bool) -> None:
+    """One line per rule of the profile: id, status, title (-v: also its file:line and what it concludes; -q:
+    ids only)."""
     check_verbosity(quiet, verbose)
-    kb = load_rules(rules_dir)
+    kb = load_rules(rules_dir, profile)
     if fmt == "json":
         click.echo(json.dumps({"knowledge_base": kb.identity.to_dict(), "rules": [_summary(r) for r in kb.rules]},
                               indent=2, ensure_ascii=False))
@@ -78,6 +80,11 @@ def rules_show(rule_id: str, rules_dir: Path | None, lang: str, fmt: str, quiet:
     rule's own lines)."""
     check_verbosity(quiet, verbose)
     kb = load_rules(rules_dir)
+    if rule_id not in kb.by_id:  # a rule of another guideline profile is shown too
+        for profile in ("nhg",):
+            other = load_rules(rules_dir, profile)
+            if rule_id in other.by_id:
+                kb = other
     rule = kb.by_id.get(rule_id)
     if rule is None:
         from difflib import get_close_matches
