@@ -67,6 +67,15 @@ def test_ten_thousand_synthetic_cases_round_trip(kb):
     assert count == SYNTHETIC
 
 
+def test_a_trial_that_began_before_the_year_1000_round_trips():
+    """Its start is written with a four-digit year ("0999-12-26"); a three-digit one read as no date."""
+    data = {"id": "old-trial", "patient": {"age_years": 7},
+            "treatments": [{"code": "activity_modification", "weeks": 0, "response": "none"},
+                           {"code": "activity_modification", "weeks": 53535, "response": "none"}]}
+    back, encoded = round_trip(data)
+    assert back == data and b'"0999-12-26T00:00:00Z"' in encoded
+
+
 def _float_in_an_integer_field(data: dict) -> bool:
     """JSON Schema counts 3.0 as an integer; FHIR's integer (and a birth date) cannot carry the '.0'."""
     from cdss.kb.fields import field_catalogue

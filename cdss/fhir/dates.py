@@ -39,7 +39,9 @@ def weeks_between(start: dt.datetime, end: dt.datetime) -> float | int:
 
 
 def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """A FHIR instant. The year always has four digits (strftime's %Y writes 999 for the year 999, which
+    no FHIR reader, this one included, takes for a date: a trial of 53,535 weeks was lost on the way)."""
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds") + "Z"
 
 
 def minus_years(day: dt.date, years: int) -> dt.date:
