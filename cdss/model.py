@@ -62,7 +62,23 @@ class Matched:
             out["from"], out["element"] = self.source
         return out
 
+    def describe(self, lang: str = "en") -> str:
+        """A short technical phrase for rule authors (`cdss why-not`): `pain.hip = left`, `no
+        imaging.xray_hip`. What a clinician reads says it in words instead (cdss.kb.phrases)."""
+        name = self.ref.lstrip("/").replace("/", ".") if self.kind in ("field", "trial") else self.ref
+        if self.absent:
+            return f"{'geen' if lang == 'nl' else 'no'} {name}"
+        if self.value is None:
+            return name
+        return f"{name} = {_show(self.value, lang)}"
 
+
+def _show(value: Any, lang: str = "en") -> str:
+    if isinstance(value, bool):
+        return {"en": ("no", "yes"), "nl": ("nee", "ja")}["nl" if lang == "nl" else "en"][value]
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_show(v, lang) for v in value)
+    return str(value)
 
 @frozen
 class TraceEntry:
