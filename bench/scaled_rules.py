@@ -24,6 +24,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 MANIFEST = "knowledge_base.yaml"
+PHRASES = "phrases.yaml"  # the folder's phrase catalogue: data, copied once, never scaled
 
 
 def _rename_facts(node, prefix: str):
@@ -69,8 +70,10 @@ def write_scaled(out: Path, times: int, dormant: int | None = None, source: Path
     if not 0 <= dormant <= copies:
         raise ValueError(f"dormant copies must be between 0 and {copies}")
     out.mkdir(parents=True, exist_ok=True)
-    files = sorted(p for p in source.glob("*.yaml") if p.name != MANIFEST)
+    files = sorted(p for p in source.glob("*.yaml") if p.name not in (MANIFEST, PHRASES))
     shutil.copyfile(source / MANIFEST, out / MANIFEST)
+    if (source / PHRASES).is_file():
+        shutil.copyfile(source / PHRASES, out / PHRASES)
     counts = {"rules": 0, "firing_rules": 0, "dormant_rules": 0, "original_rules": 0}
     for path in files:
         shutil.copyfile(path, out / path.name)

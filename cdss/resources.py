@@ -33,7 +33,8 @@ def _home() -> Path:
 
 HOME = _home()
 SCHEMA_DIR = HOME / "schemas"
-DEFAULT_RULES_DIR = Path(os.environ["CDSS_RULES"]) if os.environ.get("CDSS_RULES") else HOME / "rules"
+SHIPPED_RULES_DIR = HOME / "rules"  # the shipped rules (and phrase catalogue), whatever CDSS_RULES says
+DEFAULT_RULES_DIR = Path(os.environ["CDSS_RULES"]) if os.environ.get("CDSS_RULES") else SHIPPED_RULES_DIR
 VOCABULARY_FILE = HOME / "vocabulary.yaml" if (HOME / "vocabulary.yaml").is_file() else DATA_DIR / "vocabulary.yaml"
 
 

@@ -259,7 +259,8 @@ def test_shipped_rules_with_four_deliberate_changes(tmp_path):
                     if r.urgency == "routine" and len(r.rules) == 1}
     sole_do_not = {d.rules[0] for res in base_results for d in res.do_not if len(d.rules) == 1}
     # the changes, made on the YAML as an author would
-    files = {p.name: yaml.safe_load(p.read_text()) for p in sorted(new.glob("*.yaml")) if p.name != "knowledge_base.yaml"}
+    files = {p.name: yaml.safe_load(p.read_text()) for p in sorted(new.glob("*.yaml"))
+             if p.name not in ("knowledge_base.yaml", "phrases.yaml")}
     every = [(name, r) for name, doc in files.items() for r in doc["rules"]]
 
     def numeric_test(node):
