@@ -173,3 +173,18 @@ def test_a_finding_of_one_profile_says_so(tmp_path):
     report = audit.audit_rules(rulekit.folder(tmp_path, rules), None)
     mine = [f for f in report.findings if f.rule == "t.use" and f.severity != "info"]
     assert mine and all(f.message.endswith("(profile nice only)") for f in mine), mine
+
+
+def test_rules_list_keeps_one_profile_and_rules_show_finds_a_rule_of_any_profile(folder):
+    from click.testing import CliRunner
+
+    from cdss.cli import main
+    listed = CliRunner().invoke(main, ["rules", "list", "-q", "--rules", str(folder), "--profile", "nhg"])
+    assert listed.exit_code == 0 and listed.output.split() == ["t.both", "t.nhg-only"]
+    assert CliRunner().invoke(main, ["rules", "list", "-q", "--rules", str(folder)]).output.split() == [
+        "t.both", "t.nice-only"]
+    shown = CliRunner().invoke(main, ["rules", "show", "t.nhg-only", "--rules", str(folder), "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["id"] == "t.nhg-only"
+    missing = CliRunner().invoke(main, ["rules", "show", "t.nhg-onl", "--rules", str(folder)])
+    assert missing.exit_code == 1 and "no rule 't.nhg-onl'" in missing.output

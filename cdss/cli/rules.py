@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from cdss.cli.options import (EXIT_CODES, LANG, PROFILE, RULES, check_verbosity, fail, load_rules, output_format,
-                              verbosity)
+from cdss.cli.options import (EXIT_CODES, LANG, PROFILE, PROFILES, RULES, check_verbosity, fail, load_rules,
+                              output_format, verbosity)
 from cdss.kb.rules import Rule
 
 
@@ -80,8 +80,10 @@ def rules_show(rule_id: str, rules_dir: Path | None, lang: str, fmt: str, quiet:
     rule's own lines)."""
     check_verbosity(quiet, verbose)
     kb = load_rules(rules_dir)
-    if rule_id not in kb.by_id:  # a rule of another guideline profile is shown too
-        for profile in ("nhg",):
+    for profile in PROFILES:  # a rule of another guideline profile is shown too, with that profile's users
+        if rule_id in kb.by_id:
+            break
+        if profile != kb.identity.profile:
             other = load_rules(rules_dir, profile)
             if rule_id in other.by_id:
                 kb = other
