@@ -53,6 +53,14 @@ def kb():
 
 
 @pytest.fixture(scope="session")
+def shipped_rules_audit():
+    """`cdss audit rules` of the shipped rule base, run once per test session: its reasoning over every rule
+    takes tens of seconds, and several test files read the same report."""
+    from cdss import audit
+    return audit.audit_rules()
+
+
+@pytest.fixture(scope="session")
 def kb_of(kb):
     """The knowledge base of a guideline profile (pathways.md, "Guideline profile"), loaded once each."""
     loaded = {"nice": kb}

@@ -237,8 +237,8 @@ def test_rule_that_does_not_parse_is_a_finding_not_a_crash(tmp_path):
 # -- the shipped rule base ------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def shipped():
-    return audit.audit_rules()
+def shipped(shipped_rules_audit):
+    return shipped_rules_audit
 
 
 def test_shipped_rule_base_has_no_error(shipped):

@@ -488,7 +488,8 @@ def test_an_audit_page_that_cannot_be_written_is_one_clear_line(tmp_path):
     def small_disk():
         resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
 
-    result = run("audit", "rules", "--html", page, "--profile", "nice", preexec_fn=small_disk)
+    rules = folder(tmp_path, [rule("t.x", {"field": "pain.hip", "eq": "left"}, [{"assert": "t.y"}])])
+    result = run("audit", "rules", "--rules", rules, "--html", page, preexec_fn=small_disk)
     assert result.returncode == 1
     assert result.stderr.strip() == f"cdss: error: {page}: cannot write the report: File too large"
     assert not page.exists() and not (tmp_path / "audit.html.partial").exists()

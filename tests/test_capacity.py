@@ -134,9 +134,10 @@ def test_validate_and_rules_list_refuse_a_rule_base_that_cannot_build(tmp_path, 
     assert "Traceback" not in result.output
 
 
-def test_audit_rules_reports_each_rulesets_usage_and_fails_on_a_rule_base_that_cannot_build(tmp_path, monkeypatch):
+def test_audit_rules_reports_each_rulesets_usage_and_fails_on_a_rule_base_that_cannot_build(
+        tmp_path, monkeypatch, shipped_rules_audit):
     from cdss.audit.run import audit_rules
-    shipped = audit_rules(cases_dir=None)
+    shipped = shipped_rules_audit
     usage = [f for f in shipped.findings if f.check == "engine-capacity"]
     assert usage and all(f.severity == "info" for f in usage)
     assert any("beta_per_alpha" in f.message and "/256" in f.message for f in usage)
