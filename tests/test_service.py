@@ -109,7 +109,10 @@ def test_missing_data_gets_a_card_that_names_it_and_points_to_the_questionnaire(
     del request["prefetch"]["conditions"]
     cards = post(base, PATIENT_VIEW, request).json()["cards"]
     missing = next(c for c in cards if c["extension"]["cdss"]["kind"] == "missing_data")
-    assert "`conditions`" in missing["detail"] and "`questionnaireResponses`" in missing["detail"]
+    assert "diagnoses and history (Condition)" in missing["detail"]  # in words; the keys are for the integrator
+    assert "answers to the cdss questionnaire (QuestionnaireResponse)" in missing["detail"]
+    assert "`" not in missing["detail"]
+    assert missing["extension"]["cdss"]["missing"] == ["conditions", "questionnaireResponses"]
     assert missing["links"][0]["url"].endswith("/fhir/Questionnaire/cdss-case")
     assert missing["indicator"] == "warning"  # nothing else found: never a silent reassurance
 
@@ -173,7 +176,8 @@ def test_a_fhir_server_the_service_was_not_told_of_is_never_called(server):
         cards = post(base, PATIENT_VIEW, request).json()["cards"]
     assert seen == []
     missing = next(c for c in cards if c["extension"]["cdss"]["kind"] == "missing_data")
-    assert "`observations`" in missing["detail"]
+    assert "observations and lab results (Observation)" in missing["detail"]
+    assert missing["extension"]["cdss"]["missing"] == ["observations"]
 
 
 # ----------------------------------------------------------------------------------------- order-select

@@ -20,24 +20,12 @@ from cdss.kb.conditions import FieldRef, FieldTest
 from cdss.kb.fields import field_catalogue, kind_of
 from cdss.kb.loader import load
 from cdss.model import DISCLAIMER
+from tests.helpers import words
 from tests.helpers.paths import CASES, case_paths
+from tests.helpers.words import CODE_SECTIONS, LANGS, offences
 
-LANGS = ("en", "nl")
-CODE_SECTIONS = ("conditions", "red_flags", "recommendations", "do_not", "warnings")
 RESULT = jsonschema.Draft202012Validator(resources.schema("result"))
-WORD = re.compile(r"[A-Za-zÀ-ÿ0-9_]+(?:[.\-/][A-Za-zÀ-ÿ0-9_]+)*")
-
-
-def _all_rules():
-    """Every rule of every profile (a field an nhg rule reads needs words too)."""
-    seen = {}
-    for profile in ("nice", "nhg"):
-        for rule in load(profile=profile).rules:
-            seen.setdefault(rule.id, rule)
-    return list(seen.values())
-
-
-RULES = _all_rules()
+RULES = words.all_rules()
 
 
 def _fields_read(rule) -> set[str]:
@@ -50,68 +38,9 @@ def _fields_read(rule) -> set[str]:
     return out
 
 
-def _tokens(text: str) -> set[str]:
-    return set(WORD.findall(text))
-
-
 @pytest.fixture(scope="module")
 def forbidden():
-    """What text output must never show: every code, field path, fact name, rule id and enum value, with
-    the words the knowledge base itself uses in each language allowed back (an English label says
-    "Paracetamol"; "ice" is a code and an English word)."""
-    vocab = resources.vocabulary()
-    codes = {code for section in CODE_SECTIONS for code in vocab[section]}
-    codes |= set(vocab["urgencies"]) | set(vocab["status_labels"]) | set(vocab["recommendation_kinds"])
-    codes |= set(vocab["treatment_categories"]) | set(vocab["profiles"])
-    enum_values = set()
-    for spec in field_catalogue().values():
-        enum_values |= {v for v in spec.get("enum", ()) if isinstance(v, str)}
-        enum_values |= {v for v in spec.get("items", {}).get("enum", ()) if isinstance(v, str)}
-    dotted = {p for p in field_catalogue() if "." in p}  # a section name ("pain") is a word; checked below
-    paths = dotted | {"/" + p.replace(".", "/") for p in field_catalogue()}
-    enum_values |= {p for p in field_catalogue() if "." not in p}
-    facts = {c.data["name"] for rule in RULES for c in rule.then if c.kind == "assert"}
-    rule_ids = {rule.id for rule in RULES}
-    allowed = {lang: set() for lang in LANGS}
-    kb = load()
-    for lang in LANGS:
-        texts = [DISCLAIMER[lang], *render.HEAD[lang].values()]
-        for section in (*CODE_SECTIONS, "urgencies", "profiles"):
-            texts += [spec["label"][lang] for spec in vocab[section].values()]
-        texts += [label[lang] for label in vocab["status_labels"].values()]
-        texts += [rule.title.pick(lang) for rule in RULES] + [rule.rationale.pick(lang) for rule in RULES]
-        texts += [c.data[lang] for rule in RULES for c in rule.then if c.kind == "warn"]
-        texts += _strings(kb.phrases.fields, lang) + _strings(kb.phrases.words, lang)
-        texts += _strings(kb.phrases.facts, lang) + _strings(kb.phrases.scores, lang)
-        for text in texts:
-            allowed[lang] |= {t.lower() for t in _tokens(text)}
-    single = {c for c in codes | enum_values if "_" not in c}
-    return {"underscored": {c for c in codes | enum_values if "_" in c}, "single": single, "paths": paths,
-            "facts": facts, "rule_ids": rule_ids, "allowed": allowed}
-
-
-def _strings(node, lang: str) -> list[str]:
-    if isinstance(node, dict):
-        if set(node) == {"en", "nl"}:
-            return [node[lang]]
-        return [s for value in node.values() for s in _strings(value, lang)]
-    return []
-
-
-def offences(text: str, lang: str, f: dict, case_id: str) -> list[str]:
-    """Codes, field paths, fact names, rule ids and enum values the text shows."""
-    text = text.replace(case_id, "")  # the case's own id is named in the heading
-    out = []
-    for token in _tokens(text):
-        if "_" in token:
-            out.append(f"snake_case token {token!r}")
-        if token in f["paths"] or token in f["facts"] or token in f["rule_ids"]:
-            out.append(f"field path, fact or rule id {token!r}")
-        for part in re.split(r"[.\-/]", token):
-            if part in f["single"] and part.lower() not in f["allowed"][lang]:
-                out.append(f"code or enum value {part!r}")
-    out += [f"bracketed code {m!r}" for m in re.findall(r"\[[a-z0-9_.-]+\]", text)]
-    return out
+    return words.forbidden()
 
 
 def _result(path, kb_of):

@@ -7,9 +7,14 @@ When data the pathways need did not reach cdss, a card says which, points to the
 `warning` when nothing else was found: an empty answer must never read as reassurance.
 
 Every card and suggestion has a uuid that the same request always gets again (uuid5 of the hook instance
-and what the card is about) and names the rules behind it, in its detail and in the feedback store.
-Labels come from the result (`label`, once the knowledge base carries them) or the vocabulary, in the
-language asked for.
+and what the card is about) and names the rules behind it, in `extension.cdss.rules` and in the feedback
+store.
+
+What a clinician reads (summary, detail, suggestion labels) is words in the language asked for, as in
+`cdss evaluate`'s text (cases-and-results.md, "Labels, not codes"): labels from the result, the contract's
+urgency and status words, never a code, field path or rule id. What an integrator needs beyond that (the
+rule ids, the prefetch keys that were missing, why a record of the EHR was not used) goes in
+`extension.cdss`.
 """
 
 from __future__ import annotations
@@ -26,26 +31,32 @@ NAMESPACE = uuid.UUID("0b9e6c1e-5f4a-5d0e-8c52-7a0d3e9f2b61")
 
 PRIORITY = {"emergency": "stat", "urgent": "asap", "soon": "urgent", "routine": "routine"}
 WORDS = {
-    "en": {"next": "Next steps", "rules": "Rules", "sources": "Sources", "avoid": "Advise against",
+    "en": {"next": "Next steps", "sources": "Sources", "avoid": "Advise against",
            "for": "for", "steps_title": "Next steps before a diagnosis", "missing": "Not all data reached cdss",
            "missing_nothing": "cdss found nothing, but data were missing: this is not a reassurance",
            "questionnaire": "cdss questionnaire (exam findings and history)", "no_answers":
            "No answers to the cdss questionnaire: examination findings (Ober, FABER, straight-leg raise, saddle "
            "anaesthesia, trochanter tenderness...) are unknown to cdss.",
            "not_fetched": "Not provided and not fetched: {keys}.", "notes": "Not used",
+           "unread": "cdss could not read {count} of the patient's records (no code cdss knows, no value or no "
+                     "date): {refs}.",
+           "kb": "cdss knowledge base", "topic": "hip and knee pain",
            "withheld": "Routine treatment is withheld while this stands.",
            "order_do_not": "This order is advised against", "order_done": "Already done",
            "order_done_detail": "{study} is already in the record; repeating it adds nothing unless the question changed.",
            "order_nsaid": "NSAIDs are ruled out for this patient",
            "order_nsaid_detail": "An oral NSAID is contraindicated here (kidney function, GI bleeding, "
                                  "anticoagulation or heart failure). Consider the alternatives cdss recommends."},
-    "nl": {"next": "Volgende stappen", "rules": "Regels", "sources": "Bronnen", "avoid": "Afraden",
+    "nl": {"next": "Volgende stappen", "sources": "Bronnen", "avoid": "Afraden",
            "for": "voor", "steps_title": "Volgende stappen vóór een diagnose", "missing": "Niet alle gegevens bereikten cdss",
            "missing_nothing": "cdss vond niets, maar er ontbraken gegevens: dit is geen geruststelling",
            "questionnaire": "cdss-vragenlijst (onderzoeksbevindingen en anamnese)", "no_answers":
            "Geen antwoorden op de cdss-vragenlijst: bevindingen bij lichamelijk onderzoek (Ober, FABER, proef van "
            "Lasègue, rijbroekanesthesie, drukpijn op de trochanter...) zijn voor cdss onbekend.",
            "not_fetched": "Niet meegestuurd en niet opgehaald: {keys}.", "notes": "Niet gebruikt",
+           "unread": "cdss kon {count} gegeven(s) uit het dossier niet lezen (geen bekende code, geen waarde of "
+                     "geen datum): {refs}.",
+           "kb": "cdss-kennisbank", "topic": "heup- en knieklachten",
            "withheld": "Reguliere behandeling wordt uitgesteld zolang dit speelt.",
            "order_do_not": "Deze aanvraag wordt afgeraden", "order_done": "Al gedaan",
            "order_done_detail": "{study} staat al in het dossier; herhalen voegt niets toe, tenzij de vraag veranderde.",
@@ -53,6 +64,23 @@ WORDS = {
            "order_nsaid_detail": "Een oraal NSAID is hier gecontra-indiceerd (nierfunctie, maag-darmbloeding, "
                                  "antistolling of hartfalen). Overweeg de alternatieven die cdss adviseert."},
 }
+# The prefetch keys (cdss.service.hooks.prefetch_templates) in words, with the FHIR resource type an
+# integrator looks for.
+DATA_WORDS = {
+    "en": {"patient": "patient details (Patient)", "observations": "observations and lab results (Observation)",
+           "conditions": "diagnoses and history (Condition)",
+           "medicationStatements": "medication in use (MedicationStatement)",
+           "medicationRequests": "prescriptions (MedicationRequest)", "procedures": "procedures (Procedure)",
+           "diagnosticReports": "imaging reports (DiagnosticReport)",
+           "questionnaireResponses": "answers to the cdss questionnaire (QuestionnaireResponse)"},
+    "nl": {"patient": "patiëntgegevens (Patient)", "observations": "metingen en labuitslagen (Observation)",
+           "conditions": "diagnoses en voorgeschiedenis (Condition)",
+           "medicationStatements": "medicatiegebruik (MedicationStatement)",
+           "medicationRequests": "voorschriften (MedicationRequest)", "procedures": "verrichtingen (Procedure)",
+           "diagnosticReports": "verslagen van beeldvorming (DiagnosticReport)",
+           "questionnaireResponses": "antwoorden op de cdss-vragenlijst (QuestionnaireResponse)"},
+}
+MAX_REFS = 10
 OVERRIDE_REASONS = [
     ("already-done", "Already done or ordered", "Al gedaan of aangevraagd"),
     ("not-applicable", "Does not apply to this patient", "Niet van toepassing op deze patiënt"),
@@ -108,12 +136,12 @@ class CardMaker:
         return [{"code": r[0], "system": system, "display": r[index]} for r in OVERRIDE_REASONS]
 
     def source(self, sources) -> dict:
-        label = "; ".join(sources) if sources else "cdss knowledge base"
+        label = "; ".join(sources) if sources else self.words["kb"]
         return {"label": label[:200], "topic": {"system": f"{self.mapping.base}/CodeSystem/card-topic",
-                                                "code": "hip-knee-pain", "display": "hip and knee pain"}}
+                                                "code": "hip-knee-pain", "display": self.words["topic"]}}
 
     def card(self, kind: str, code: str, indicator: str, summary: str, detail: str, rules, sources=(),
-             suggestions=(), links=()) -> Card:
+             suggestions=(), links=(), extension: dict | None = None) -> Card:
         card_id = self.uuid(kind, code)
         body: dict = {"uuid": card_id, "summary": _clip(summary), "indicator": indicator, "detail": detail,
                       "source": self.source(list(sources))}
@@ -126,7 +154,7 @@ class CardMaker:
             body["overrideReasons"] = self.reasons()
         if links:
             body["links"] = list(links)
-        body["extension"] = {"cdss": {"kind": kind, "code": code, "rules": list(rules)}}
+        body["extension"] = {"cdss": {"kind": kind, "code": code, "rules": list(rules), **(extension or {})}}
         return Card(body, kind, code, tuple(rules))
 
     def suggestion(self, rec: dict) -> dict:
@@ -158,13 +186,9 @@ class CardMaker:
             lines.append(f"- {_md(self.label(rec))} — {self.urgency(rec['urgency'])}")
         return "\n".join(lines)
 
-    def footer(self, rules, sources) -> str:
-        parts = []
-        if sources:
-            parts.append(f"{self.words['sources']}: " + "; ".join(_md(s) for s in sources))
-        if rules:
-            parts.append(f"{self.words['rules']}: " + ", ".join(f"`{_md(r)}`" for r in rules))
-        return "\n\n".join(parts)
+    def footer(self, sources) -> str:
+        """The guidelines behind a card; its rules' ids are for the knowledge author, in the extension."""
+        return f"{self.words['sources']}: " + "; ".join(_md(s) for s in sources) if sources else ""
 
     # -- the result ------------------------------------------------------------------------------
     def from_result(self, body: dict, missing: list[str], answered: bool, notes: tuple[str, ...]) -> list[Card]:
@@ -177,7 +201,7 @@ class CardMaker:
             used.update(r["code"] for r in mine)
             rules = _rules(flag, mine)
             detail = "\n\n".join(p for p in (_md(flag["rationale"]), w["withheld"] if flag["urgency"] in ("emergency", "urgent") else "",
-                                             self.steps(mine) if mine else "", self.footer(rules, flag["sources"])) if p)
+                                             self.steps(mine) if mine else "", self.footer(flag["sources"])) if p)
             cards.append(self.card("red_flag", flag["code"], "critical",
                                    f"{self.label(flag)} — {self.urgency(flag['urgency'])}", detail, rules,
                                    flag["sources"], [self.suggestion(r) for r in mine]))
@@ -187,7 +211,7 @@ class CardMaker:
             pressing = any(r["urgency"] != "routine" for r in mine)
             status = self.status(condition["status"])
             detail = "\n\n".join(p for p in (_md(condition["rationale"]), self.steps(mine) if mine else "",
-                                             self.footer(rules, condition["sources"])) if p)
+                                             self.footer(condition["sources"])) if p)
             cards.append(self.card("condition", condition["code"], "warning" if pressing else "info",
                                    f"{self.label(condition)} ({status}, ICD-10 {condition['icd10']})", detail, rules,
                                    condition["sources"], [self.suggestion(r) for r in mine]))
@@ -195,20 +219,20 @@ class CardMaker:
         if loose:
             rules = _rules({}, loose)
             sources = list(dict.fromkeys(s for r in loose for s in r["sources"]))
-            detail = "\n\n".join(p for p in (self.steps(loose), self.footer(rules, sources)) if p)
+            detail = "\n\n".join(p for p in (self.steps(loose), self.footer(sources)) if p)
             cards.append(self.card("next_steps", "-", "info", w["steps_title"], detail, rules, sources,
                                    [self.suggestion(r) for r in loose]))
         for item in body["do_not"]:
             target = ", ".join(self.label(c) for c in item["for"])
             summary = f"{w['avoid']}: {self.label(item)}" + (f" ({w['for']} {target})" if target else "")
-            detail = "\n\n".join(p for p in (_md(item["rationale"]), self.footer(item["rules"], item["sources"])) if p)
+            detail = "\n\n".join(p for p in (_md(item["rationale"]), self.footer(item["sources"])) if p)
             cards.append(self.card("do_not", item["code"], "warning", summary, detail, item["rules"], item["sources"]))
         for warning in body["warnings"]:
             if warning["code"] in ("red_flag",):
                 continue  # the critical card says it
             indicator = "info" if warning["code"] == "no_pathway_matched" else "warning"
             cards.append(self.card("warning", warning["code"], indicator, self.label(warning),
-                                   _md(warning["message"]), warning.get("rules", ())))
+                                   _md(warning["message"]), _warning_rules(body, warning["code"])))
         if missing or not answered or notes:
             cards.append(self.missing_card(missing, answered, notes, found=bool(body["red_flags"] or body["conditions"])))
         order = {"critical": 0, "warning": 1, "info": 2}
@@ -218,15 +242,18 @@ class CardMaker:
         w = self.words
         lines = []
         if missing:
-            lines.append(w["not_fetched"].format(keys=", ".join(f"`{_md(k)}`" for k in missing)))
+            said = [DATA_WORDS[self.lang].get(key, key) for key in missing]
+            lines.append(w["not_fetched"].format(keys="; ".join(_md(s) for s in said)))
         if not answered:
             lines.append(w["no_answers"])
-        if notes:
-            lines.append(f"**{w['notes']}**\n\n" + "\n".join(f"- {_md(n)}" for n in notes[:10]))
+        if notes:  # which records, in words; why each one, for the integrator, in the extension
+            refs = list(dict.fromkeys(note.split(": ", 1)[0] for note in notes))
+            shown = ", ".join(_md(r) for r in refs[:MAX_REFS]) + (", …" if len(refs) > MAX_REFS else "")
+            lines.append(f"**{w['notes']}**\n\n" + w["unread"].format(count=len(refs), refs=shown))
         summary = w["missing"] if found else w["missing_nothing"]
         link = {"label": w["questionnaire"], "url": self.questionnaire_url, "type": "absolute"}
         return self.card("missing_data", "-", "info" if found else "warning", summary, "\n\n".join(lines), (),
-                         links=[link])
+                         links=[link], extension={"missing": list(missing), "notes": list(notes)})
 
     # -- order-select ----------------------------------------------------------------------------
     def order_cards(self, body: dict, case: dict, drafts: list[dict]) -> list[Card]:
@@ -244,7 +271,7 @@ class CardMaker:
             for code in codes["do_not"]:
                 if code in do_nots:
                     item = do_nots[code]
-                    detail = "\n\n".join(p for p in (_md(item["rationale"]), self.footer(item["rules"], item["sources"])) if p)
+                    detail = "\n\n".join(p for p in (_md(item["rationale"]), self.footer(item["sources"])) if p)
                     cards.append(self.card("order", f"{ref}:do_not:{code}", "warning",
                                            f"{w['order_do_not']}: {self.label(code)}", detail, item["rules"], item["sources"]))
             for study in codes["studies"]:
@@ -258,7 +285,7 @@ class CardMaker:
                                            f"{w['order_do_not']}: {self.label('routine_imaging')}",
                                            _md(item["rationale"]), item["rules"], item["sources"]))
             if "oral" in codes["nsaids"] and nsaid_ruled_out:
-                rules = next((x.get("rules", ()) for x in body["warnings"] if x["code"] == "nsaid_contraindicated"), ())
+                rules = _warning_rules(body, "nsaid_contraindicated")
                 cards.append(self.card("order", f"{ref}:nsaid", "warning", w["order_nsaid"], w["order_nsaid_detail"], rules))
         return cards
 
@@ -277,6 +304,12 @@ def _order_codes(mapping: Mapping, concept) -> dict:
             out["nsaids"].append("oral")
     out["studies"] += [s for s in mapping.study_index.in_concept(concept) if s not in out["studies"]]
     return out
+
+
+def _warning_rules(body: dict, code: str) -> list[str]:
+    """The rules and policies that raised a warning: a result's warning names none, its trace does."""
+    mark = f"warning:{code}"
+    return [entry["rule"] for entry in body.get("trace", ()) if mark in entry["asserted"]]
 
 
 def _rules(item: dict, recs: list[dict]) -> list[str]:
