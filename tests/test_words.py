@@ -212,3 +212,47 @@ def test_the_audit_fails_a_code_without_a_dutch_label(monkeypatch, tmp_path):
     found = [f for f in report.findings if f.check == "vocabulary"]
     assert found and "hip_fracture" in found[0].message and "'nl' is a required property" in found[0].message
     assert not report.ok
+
+
+# -- any case, not only the shipped ones ------------------------------------------------------------
+
+SYNTHETIC = 150
+
+
+@pytest.mark.parametrize("profile", ("nice", "nhg"))
+def test_no_synthetic_case_shows_a_code_or_field_path(profile, kb_of, forbidden):
+    """`cdss evaluate --lang nl|en --explain` on synthetic cases (cdss synth's mix: every pathway, red
+    flags, rare branches), in each profile: words only, and the disclaimer last."""
+    from cdss.synth.generate import generate
+    kb = kb_of(profile)
+    problems = []
+    for data in generate(SYNTHETIC, 11):
+        case = cases.case_from_dict(data, "synth")
+        result = evaluate(case, kb)
+        for lang in LANGS:
+            text = render.to_text(result, kb, lang, explain=True)
+            found = offences(text, lang, forbidden, case.id)
+            if found:
+                problems.append(f"{case.id} ({lang}): {sorted(set(found))[:6]}")
+            assert text.rstrip().endswith(DISCLAIMER[lang])
+    assert not problems, "\n".join(problems[:20])
+
+
+@pytest.mark.slow
+def test_no_generated_case_shows_a_code_or_field_path(forbidden):
+    """Any valid case the property tests generate (odd values, every field), in both languages."""
+    from hypothesis import HealthCheck, given, settings
+
+    from tests.test_differential import generated_cases
+    kb = load()
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                       HealthCheck.data_too_large])
+    @given(generated_cases())
+    def check(data):
+        case = cases.case_from_dict(data, "generated")
+        result = evaluate(case, kb)
+        for lang in LANGS:
+            text = render.to_text(result, kb, lang, explain=True)
+            assert offences(text, lang, forbidden, case.id) == [], text
+    check()
