@@ -15,8 +15,25 @@ Names load lazily, so that `import cdss` (and every `cdss` command) pays only fo
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING
+import os as _os
+import signal as _signal
+import sys as _sys
+
+
+def _interrupted_while_starting(signum, frame) -> None:
+    raise SystemExit(130)
+
+
+if (_sys.argv and (_sys.argv[0] == "-m" or _os.path.basename(_sys.argv[0]) == "cdss")
+        and _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler):
+    # Started as the `cdss` program: a Ctrl-C while it is still importing ends it quietly with 130, as one
+    # later does (cdss.cli takes over once it runs a command). Here, first of all, so that no import of
+    # cdss's own can print a KeyboardInterrupt traceback; an in-process caller (a test, an application
+    # that imports cdss) keeps its own handler.
+    _signal.signal(_signal.SIGINT, _interrupted_while_starting)
+
+import importlib  # noqa: E402
+from typing import TYPE_CHECKING  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -27,7 +27,7 @@ class RuleFileError(CdssError):
     def __init__(self, file: str, message: str, rule_id: str | None = None, line: int | None = None,
                  kind: str = "rule"):
         where = file if line is None else f"{file}:{line}"
-        who = f" rule {rule_id}:" if rule_id else ""
+        who = f" rule {rule_id if rule_id.isprintable() else repr(rule_id)}:" if rule_id else ""  # one line
         super().__init__(f"{where}:{who} {message}")
         self.file = file
         self.rule_id = rule_id

@@ -64,6 +64,75 @@ def test_an_output_that_is_an_input_is_refused_and_left_intact(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
 
 
+def test_a_case_file_of_an_input_folder_named_as_the_output_is_refused_and_left_intact(tmp_path):
+    source = tmp_path / "sf"
+    source.mkdir()
+    cases = cases_jsonl(source / "a.jsonl", 5)
+    cases_jsonl(source / "b.jsonl", 5, start=5)
+    before = cases.read_bytes()
+    for option in ("-o", "--summary"):
+        args = [option, cases] if option == "-o" else ["-o", tmp_path / "out.jsonl", option, cases]
+        for extra in ((), ("--resume",)) if option == "-o" else ((),):
+            result = run("batch", source, *args, *extra, "-j", "1")
+            assert result.returncode == 1, result.stderr
+            what = "output" if option == "-o" else "summary"
+            assert result.stderr == (f"cdss: error: {cases}: is a file of the input folder {source} (not results of "
+                                     f"cdss batch) and would be this run's {what}; name another file for the "
+                                     f"{what}\n")
+            assert cases.read_bytes() == before
+    assert sorted(p.name for p in source.iterdir()) == ["a.jsonl", "b.jsonl"]
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_an_output_whose_folder_is_a_file_is_one_clear_line(tmp_path):
+    source = cases_jsonl(tmp_path / "in.jsonl", 2)
+    result = run("batch", source, "-o", source / "out.jsonl")
+    assert result.returncode == 1
+    assert result.stderr == f"cdss: error: {source / 'out.jsonl'}: {source} is not a folder\n"
+    missing = run("batch", source, "-o", tmp_path / "out.jsonl", "--summary", tmp_path / "nowhere" / "s.json")
+    assert missing.returncode == 1
+    assert missing.stderr == (f"cdss: error: {tmp_path / 'nowhere' / 's.json'}: the folder {tmp_path / 'nowhere'} "
+                              "does not exist (nothing was run)\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def _read_fifo(fifo: Path) -> tuple[threading.Thread, list]:
+    """A reader of a fifo in a thread (a fifo's writer blocks until one opens it), and what it read."""
+    got: list = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    return reader, got
+
+
+def _finish_fifo(fifo: Path, reader: threading.Thread) -> None:
+    """Wait for the reader; when nothing ever wrote to the fifo, end its wait with an empty write side."""
+    reader.join(timeout=60)
+    if reader.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        reader.join(timeout=10)
+
+
+def test_a_fifo_or_a_device_named_for_results_is_written_to_never_replaced(tmp_path):
+    """Renaming a finished file over /dev/null (as root) or /dev/stdout would replace the device itself."""
+    source = cases_jsonl(tmp_path / "in.jsonl", 3)
+    expected = run("batch", source, "-q").stdout
+    piped = run("batch", source, "-q", "-o", "/dev/stdout")  # standard output is a pipe here
+    assert piped.returncode == 0 and piped.stdout == expected, piped.stderr
+    fifo = tmp_path / "summary.fifo"
+    os.mkfifo(fifo)
+    reader, got = _read_fifo(fifo)
+    result = run("batch", source, "-q", "-o", tmp_path / "out.jsonl", "--summary", fifo)
+    _finish_fifo(fifo, reader)
+    assert result.returncode == 0, result.stderr
+    assert got and json.loads(got[0])["cases"] == 3
+    assert fifo.is_fifo() and not (tmp_path / "summary.fifo.partial").exists()
+    target = tmp_path / "summary.json"
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    assert run("batch", source, "-q", "-o", tmp_path / "out.jsonl", "--summary", link).returncode == 0
+    assert link.is_symlink() and json.loads(target.read_text())["cases"] == 3
+
+
 def negation_cycle(tmp_path: Path) -> Path:
     return folder(tmp_path, [rule("t.a", {"not": {"fact": "t.b"}}, [{"assert": "t.a"}]),
                              rule("t.b", {"not": {"fact": "t.a"}}, [{"assert": "t.b"}])])
@@ -309,6 +378,9 @@ def test_a_rule_threshold_without_a_finite_value_does_not_load(tmp_path):
 def test_a_rule_id_with_a_trailing_newline_does_not_load(tmp_path):
     with pytest.raises(RuleFileError, match="does not match"):
         load_knowledge(folder(tmp_path, [rule("t.x\n", {"field": "pain.hip", "eq": "left"}, [{"assert": "t.y"}])]))
+    result = run("batch", cases_jsonl(tmp_path / "in.jsonl", 1), "--rules", tmp_path / "rules")
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr  # one line
+    assert "rule 't.x\\n':" in result.stderr
 
 
 # -- 10: audit coverage streams its input ------------------------------------------------------------
@@ -495,6 +567,19 @@ def test_an_audit_page_that_cannot_be_written_is_one_clear_line(tmp_path):
     assert not page.exists() and not (tmp_path / "audit.html.partial").exists()
 
 
+@pytest.mark.slow
+def test_an_audit_page_to_a_fifo_is_written_through_it(tmp_path):
+    fifo = tmp_path / "page.fifo"
+    os.mkfifo(fifo)
+    reader, got = _read_fifo(fifo)
+    result = run("audit", "coverage", cases_jsonl(tmp_path / "in.jsonl", 3), "-j", "1", "--profile", "nice",
+                 "--html", fifo)
+    _finish_fifo(fifo, reader)
+    assert result.returncode in (0, 1) and "Traceback" not in result.stderr, result.stderr
+    assert got and got[0].startswith(b"<!DOCTYPE html>") and fifo.is_fifo()
+    assert not (tmp_path / "page.fifo.partial").exists()
+
+
 def test_closed_standard_streams_and_closed_pipes(tmp_path):
     source = cases_jsonl(tmp_path / "in.jsonl", 300)
     closed_in = run("batch", "-", "-o", tmp_path / "out.jsonl", preexec_fn=lambda: os.close(0))
@@ -515,6 +600,14 @@ def test_closed_standard_streams_and_closed_pipes(tmp_path):
             os.close(writer)
         assert gone.returncode == 141, (args, gone.stderr)  # as a Unix tool killed by SIGPIPE, quietly
         assert "Error" not in gone.stderr and "--resume" not in gone.stderr and "Traceback" not in gone.stderr
+    for args in (("synth", "--n", "2000"), ("audit", "coverage", source, "-j", "1")):
+        reader, writer = os.pipe()
+        os.close(reader)
+        try:
+            gone = subprocess.run(cdss(*args), stdout=writer, stderr=subprocess.PIPE, text=True, timeout=300)
+        finally:
+            os.close(writer)
+        assert gone.returncode == 141 and gone.stderr == "", (args, gone.stderr)
     # `| head -1` on an output far larger than the pipe's buffer: the writer meets the closed pipe for real
     piped = subprocess.run(f"{' '.join(map(str, cdss('batch', source, '-j', '1')))} | head -1; "
                            "echo \"${PIPESTATUS[0]}\" >&2",

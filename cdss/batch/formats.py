@@ -101,3 +101,29 @@ def decode(record: bytes, fmt: str) -> dict:
         if row[8]:
             body["error"]["line"] = int(row[8])
     return body
+
+
+def written_by_batch(path) -> bool:
+    """Whether a file holds what `cdss batch` writes (results in either format, or a summary) or nothing
+    at all: such a file in an input folder is the output of an earlier run, safe to skip and replace. A
+    file with anything else in it (cases, say) is not, and is never overwritten by a run that reads it."""
+    try:
+        with open(path, "rb") as handle:
+            first = handle.readline(8 << 20).rstrip(b"\n")  # one result record (its trace can be long)
+            handle.seek(0)
+            head = handle.read(1 << 20)  # a summary (indented JSON, a few kB)
+    except OSError:
+        return False
+    if not head.strip():
+        return True
+    if first.rstrip(b"\r") == csv_header().rstrip(b"\r\n"):
+        return True
+    for text in (first, head):
+        try:
+            value = json.loads(text)
+        except ValueError:  # a record longer than what was read, or not JSON at all
+            continue
+        if isinstance(value, dict) and (value.get("status") in ("ok", "error") and "knowledge_base" in value
+                                        or {"cases", "ok", "errors", "cases_per_second"} <= value.keys()):
+            return True
+    return False

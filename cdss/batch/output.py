@@ -37,7 +37,7 @@ def _regular(path: Path) -> bool | None:
     """True for a regular file, False for something else (a device, a fifo), None when absent."""
     try:
         return stat.S_ISREG(os.stat(path).st_mode)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
 
 
@@ -45,7 +45,8 @@ class Output:
     """The destination of one run's records. Open it with `claim`, then `begin` once the run can start."""
 
     def __init__(self, path: Path | None):
-        if path is not None and path.is_symlink():  # the results go where the link points, the link stays
+        if path is not None and path.is_symlink() and _regular(path) is not False:
+            # the results go where the link points, the link stays (/dev/stdout: written directly, below)
             path = Path(os.path.realpath(path))
         self.path = path  # None: standard output
         self.partial = partial_of(path) if path is not None else None
@@ -76,7 +77,8 @@ class Output:
             return
         folder = self.path.parent
         if not folder.is_dir():
-            raise OutputError(f"{self.path}: the folder {folder} does not exist")
+            raise OutputError(f"{self.path}: {folder} is not a folder" if folder.exists()
+                              else f"{self.path}: the folder {folder} does not exist")
         self._lock()
         if resume and not self._has_records(self.partial) and self._has_records(self.path):
             self.target = self.path  # a finished (or pre-partial) run's file: continued where it is

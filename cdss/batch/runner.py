@@ -30,6 +30,7 @@ from cdss.batch.summary import Summary
 from cdss.batch.worker import BatchWorker, Options, Outcome, decoded, error_outcome
 from cdss.errors import CdssError, Terminated
 from cdss.io import inputs
+from cdss.io.files import write_whole
 
 WINDOW_PER_JOB = 4  # chunks in flight per worker: enough to keep every worker busy, few enough to stay flat
 
@@ -66,6 +67,9 @@ def run(settings: Settings, kb, echo: Callable[[str], None] = say) -> int:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file size limit becomes an OSError we can report
     if settings.resume and settings.output is None:
         raise UsageError("--resume needs -o FILE: it continues into that file")
+    if settings.summary_path is not None and not Path(settings.summary_path).parent.is_dir():
+        raise CdssError(f"{settings.summary_path}: the folder {Path(settings.summary_path).parent} does not exist "
+                        "(nothing was run)")
     options = settings.options
     try:
         source, found = _find(settings)
@@ -170,10 +174,34 @@ class _CaseInputs:
 
 def _find(settings: Settings):
     """The inputs' reader and what it found, before anything is written: the output, the summary and
-    their partial files are never inputs."""
+    their partial files are never inputs. Such a file found in an input folder is skipped when an earlier
+    run wrote it; one that holds anything else (a case file named as -o) is refused, never overwritten."""
     exclude = [p for p in (settings.output, settings.summary_path) if p]
+    for path, what in ((settings.output, "output"), (settings.summary_path, "summary")):
+        if path is not None:
+            _not_a_case_file(Path(path), settings.paths, what)
     source = _FhirInputs(exclude) if settings.options.input_format == "fhir" else _CaseInputs(exclude)
     return source, source.find(settings.paths)
+
+
+def _not_a_case_file(path: Path, paths: list, what: str) -> None:
+    try:
+        if not path.is_file():
+            return
+        real = path.resolve()
+    except OSError:
+        return
+    for given in paths:
+        if given == inputs.STDIN:
+            continue
+        try:
+            folder = Path(given).resolve()
+            inside = folder.is_dir() and real.is_relative_to(folder)
+        except OSError:
+            continue
+        if inside and not formats.written_by_batch(real):
+            raise inputs.InputError(f"{path}: is a file of the input folder {given} (not results of cdss batch) "
+                                    f"and would be this run's {what}; name another file for the {what}")
 
 
 def _stop(backend, output: Output) -> None:
@@ -243,14 +271,8 @@ def _reporter(summary: Summary, ids: IdSet, echo, verbose: bool = False):
 
 def _write_summary(path: Path, summary: Summary) -> None:
     """The summary as JSON, written whole or not at all."""
-    temporary = path.with_name(path.name + ".partial")
     try:
-        temporary.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
-        os.replace(temporary, path)
+        write_whole(path, (json.dumps(summary.to_dict(), indent=2) + "\n").encode())
     except OSError as error:
-        try:
-            temporary.unlink()
-        except OSError:
-            pass
         raise CdssError(f"{path}: cannot write the summary: {error.strerror or error} (the results are "
                         "complete)") from None

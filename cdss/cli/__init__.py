@@ -15,22 +15,12 @@ import os
 import signal
 import sys
 
+import click
 
-def _interrupted_while_starting(signum, frame) -> None:
-    raise SystemExit(130)
-
-
-if (sys.argv and (sys.argv[0] == "-m" or os.path.basename(sys.argv[0]) == "cdss")
-        and signal.getsignal(signal.SIGINT) is signal.default_int_handler):
-    # Started as the `cdss` program: a Ctrl-C while it is still importing ends it quietly with 130, as one
-    # later does (an in-process caller, such as a test, keeps its own handler).
-    signal.signal(signal.SIGINT, _interrupted_while_starting)
-
-import click  # noqa: E402
-
-from cdss.cli.options import (ENVIRONMENT, EXIT_CODES, INTERRUPTED, PIPE_CLOSED, TERMINATED, USAGE,  # noqa: E402
+from cdss import _interrupted_while_starting  # a Ctrl-C while `cdss` starts: exit 130 quietly (see there)
+from cdss.cli.options import (ENVIRONMENT, EXIT_CODES, INTERRUPTED, PIPE_CLOSED, TERMINATED, USAGE,
                               fail, internal_error)
-from cdss.errors import CdssError, Terminated  # noqa: E402
+from cdss.errors import CdssError, Terminated
 
 # command name -> (module, attribute): the one list of what `cdss` can do.
 COMMANDS = {

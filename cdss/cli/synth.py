@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -47,12 +46,7 @@ def synth_command(n: int, seed: int, output: Path | None, fmt: str, quiet: bool,
             took = f" in {time.monotonic() - started:.2f} s" if verbose else ""
             click.echo(f"{n} synthetic cases (seed {seed}) written to {output}{took}", err=True)
         return
-    stream = sys.stdout
-    try:
-        synth.write(stream, n, seed, produced=produced)
-        stream.flush()
-    except BrokenPipeError:
-        # The reader stopped early (`cdss synth --n 1000000 | head`): not an error.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        sys.exit(0)
+    # A reader that stops early (`cdss synth --n 1000000 | head`) ends the command quietly with 141, as
+    # every command ends on a closed pipe (cdss.cli).
+    synth.write(sys.stdout, n, seed, produced=produced)
+    sys.stdout.flush()

@@ -89,7 +89,7 @@ def _check_inside(directory: Path, path: Path) -> None:
     """A rule file is a regular file of the folder: a symlink may point only inside it, so that a rule
     folder cannot be made to read (and echo in its errors) a file from elsewhere."""
     if not path.is_file():
-        raise RuleFileError(str(path), "not a regular file (a broken or looping symlink?)", kind="file")
+        raise RuleFileError(str(path), "not a regular file (a fifo, a device, or a broken or looping symlink?)", kind="file")
     if path.is_symlink():
         try:
             inside = path.resolve(strict=True).is_relative_to(directory.resolve(strict=True))

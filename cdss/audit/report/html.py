@@ -79,19 +79,12 @@ def render(report: AuditReport) -> str:
 
 def write(report: AuditReport, path: str | Path) -> None:
     """The page, written whole or not at all (a full disk or a read-only folder is one clear error)."""
-    import os
-
     from cdss.errors import CdssError
+    from cdss.io.files import write_whole
     path = Path(path)
-    partial = path.with_name(path.name + ".partial")
     try:
-        partial.write_text(render(report), encoding="utf-8")
-        os.replace(partial, path)
+        write_whole(path, render(report).encode("utf-8"))
     except OSError as error:
-        try:
-            partial.unlink()
-        except OSError:
-            pass
         raise CdssError(f"{path}: cannot write the report: {error.strerror or error}") from None
 
 
