@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import random
 
+import orjson
 import pytest
 
 from cdss import load_knowledge
@@ -59,3 +60,13 @@ def test_random_floats_are_the_same_bytes():
     values += [round(v, draw.randint(0, 8)) for v in values[:5000]]
     for value in values:
         assert jsonbytes.compact([value]) == _standard([value]), value
+
+
+def test_ordinary_results_are_made_by_orjson_not_the_fallback(kb):
+    """The fallback is for number tokens only: a hash or an id whose characters happen to read `2e` or
+    `0.0000` (every result names the knowledge base's sha256) must not send the result down the slow path."""
+    bodies = [evaluate(cases.read_case(str(path)), kb).to_dict() for path in case_paths()]
+    assert all(jsonbytes._MAY_DIFFER.search(orjson.dumps(body)) is None for body in bodies)
+    assert jsonbytes._MAY_DIFFER.search(orjson.dumps({"id": "c2e5", "sha256": "0e0.00001", "v": 3})) is None
+    for body in ({"v": 1e16}, {"v": [1, 7e-05]}, {"v": -0.00001}, [2.5e-300]):
+        assert jsonbytes._MAY_DIFFER.search(orjson.dumps(body)) is not None

@@ -4,9 +4,11 @@ separators=(",", ":")).encode()` but made by orjson, ~7x faster (encoding was ~6
 orjson and the standard library agree on everything a result holds (strings, ints, lists, objects in
 insertion order, true/false/null) except how some floats are written: orjson writes 7e-05 as 0.00007,
 and both write an exponent for very large or small numbers, where their spellings may differ. Any
-output in which a digit meets an `e` or `0.0000` appears (rare: a case value written with an exponent,
-or such text in a string) is made again by the standard library, which stays the definition of the
-bytes. tests/test_jsonbytes.py holds the two to the same bytes on every shipped and synthetic result and
+output with a number token (in compact JSON one starts the output or follows `:`, `,` or `[`) that has an
+exponent or starts `0.0000` (rare: a case value written with an exponent, or such text after a colon in a
+string) is made again by the standard library, which stays the definition of the bytes. Only tokens
+count: every result names its knowledge base's sha256, whose hex digits meet an `e` in most hashes, and
+a test of the bare text sent nearly every result down the slow path. tests/test_jsonbytes.py holds the two to the same bytes on every shipped and synthetic result and
 on the awkward values.
 """
 
@@ -18,9 +20,9 @@ import re
 import orjson
 
 _STANDARD = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-# where orjson's spelling of a float may differ from Python's repr: a digit followed by an exponent,
-# or a small number written out in full (Python switches to an exponent below 1e-4)
-_MAY_DIFFER = re.compile(rb"[0-9][eE]|0\.0000")
+# where orjson's spelling of a float may differ from Python's repr: a number token with an exponent, or a
+# small number written out in full (Python switches to an exponent below 1e-4)
+_MAY_DIFFER = re.compile(rb"(?:^|(?<=[:,\[]))-?(?:[0-9]+(?:\.[0-9]+)?[eE]|0\.0000)")
 
 
 def standard(value) -> bytes:
