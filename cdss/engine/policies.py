@@ -463,8 +463,12 @@ def red_flag_warning(d: Draft) -> None:
     rank = d.policy.urgency_rank
     flags = sorted(d.red_flags, key=lambda f: (rank[f.urgency], f.code))
     texts = list(dict.fromkeys(rf.messages.get(f.code, rf.fallback) for f in flags))
+    given = d.warnings.get(rf.warning)  # a rule's own words for a flag (a Kocher count) follow the flags' messages
+    if given is not None:
+        texts.append(given.message)
     message = Text(" ".join(t.en for t in texts), " ".join(t.nl for t in texts))
     d.warn(rf.warning, message, [f.code for f in flags], "policy.red-flag-warning")
+    d.warnings[rf.warning] = evolve(d.warnings[rf.warning], message=message)
     d.note("red-flag-warning", [Matched("red_flag", f.code, f.urgency) for f in flags], [f"warning:{rf.warning}"])
 
 
