@@ -343,3 +343,29 @@ def test_safety_net_when_nothing_is_reached(tmp_path):
     assert "No condition is reached yet" in message and "No pathway" not in message
     reached = run(kb, pain={"knee": "left", "activity_related": True})
     assert entries(reached, "safety-net") == [] and "safety_netting" not in codes(reached)
+
+
+# ---------------------------------------------------------------- the policy data itself
+
+def test_a_manifest_naming_an_unknown_code_or_fact_does_not_load(tmp_path):
+    from cdss.errors import RuleFileError
+    with pytest.raises(RuleFileError, match=r"/bans/infection/treatments: 'topical_nsiad' is not a treatment code"):
+        kb_with(tmp_path / "a", [knee_oa()], {"bans": {"infection": {"flags": ["septic_arthritis"], "treatments": ["topical_nsiad"],
+                                                            "sources": ["test"]}}})
+    shipped = yaml.safe_load((resources.DEFAULT_RULES_DIR / "knowledge_base.yaml").read_text(encoding="utf-8"))
+    nsaid = dict(shipped["nsaid"], caution=dict(shipped["nsaid"]["caution"], fact="derived.nsaid_cuation"))
+    with pytest.raises(RuleFileError, match=r"/nsaid/caution/fact: fact 'derived.nsaid_cuation' is asserted by no rule"):
+        kb_with(tmp_path / "b", [knee_oa()], {"nsaid": nsaid})
+
+
+def test_the_failed_trial_definition():
+    from cdss.kb.policy import TrialDefinition
+    trials = TrialDefinition(4, ("none", "partial"), {"conventional_dmard": 12, "pmr_glucocorticoid": 0})
+    trial = lambda code, weeks, response: {"code": code, "weeks": weeks, "response": response}
+    assert trials.failed(trial("topical_nsaid", 4, "partial")) and not trials.failed(trial("topical_nsaid", 3.9, "none"))
+    assert trials.running(trial("topical_nsaid", 3.9, "good")) and not trials.running(trial("topical_nsaid", 4, "good"))
+    assert not trials.failed(trial("conventional_dmard", 11, "none")) and trials.running(trial("conventional_dmard", 11, "none"))
+    assert trials.failed(trial("conventional_dmard", 12, "none"))
+    assert trials.failed(trial("pmr_glucocorticoid", 0, "none")) and not trials.running(trial("pmr_glucocorticoid", 0, "good"))
+    assert trials.failed(trial("conventional_dmard", 6, "none"), override=6)  # a rule's min_weeks overrides
+    assert trials.used_up(trial("topical_nsaid", 2, "good")) and not trials.used_up(trial("topical_nsaid", 8, "good"))
