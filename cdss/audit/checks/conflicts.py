@@ -99,24 +99,27 @@ class ConflictCheck(Check):
             if not raised or not ctx.reachable(flag_rule):
                 continue
             remaining = {ctx.index[r.id]: r for r in treating if r.id != flag_rule.id}
-            beside, first = [], None
+            beside, found = [], []  # found: (model, the first treating rule it makes fire)
             while remaining:
                 wanted = [ctx.logic.fire(i) for i in remaining]
                 model = ctx.solve(ctx.fire(flag_rule), f.or_(wanted), prefer=wanted)
                 if model is None:
                     break
-                first = first or model
                 hits = [i for i in remaining if model.defs.get(("fire", i))]
                 if not hits:
                     break
+                found.append((model, remaining[hits[0]]))
                 for i in hits:
                     beside.append(remaining.pop(i))
             if not beside:
                 continue
+            # The witness: the first model that a valid case realises (the solver may pick numeric regions that
+            # no values can meet together, e.g. an ESR above 40 yet under half the age).
+            model, treated = next(((m, r) for m, r in found if m.case() is not None), found[0])
             names = ", ".join(r.id for r in beside[:6]) + (f" and {len(beside) - 6} more" if len(beside) > 6 else "")
             what = (f"{flag_rule.id} (emergency red flag {', '.join(raised)}) can stand on one case beside "
                     f"treatment advice of {len(beside)} rule(s): {names}")
-            finding = self._verdict(ctx, "conflict-emergency", what, beside[0], flag_rule, first,
+            finding = self._verdict(ctx, "conflict-emergency", what, treated, flag_rule, model,
                                     "the policy red-flag-withholds-treatment withholds that treatment",
                                     _holds_treatment_beside_emergency)
             out.append(Finding(finding.check, finding.severity, finding.message, ctx.place(flag_rule),

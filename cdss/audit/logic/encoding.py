@@ -12,9 +12,15 @@ from typing import TYPE_CHECKING
 
 from cdss.audit.logic.solver import Solver
 from cdss.audit.logic.witnesses import build_case
+from cdss.kb.conditions import FieldTest
 
 if TYPE_CHECKING:
     from cdss.audit.logic.formulas import RuleLogic
+
+
+# The contract's contradictions between two fields: a list that must be empty when a boolean is false
+# (cases-and-results.md: `joints.prosthetic_joint: false` with a non-empty `joints.prostheses`).
+EMPTY_WHEN_FALSE = {"joints.prostheses": "joints.prosthetic_joint"}
 
 
 class Encoder:
@@ -136,6 +142,11 @@ class Encoder:
                 for item, lit in zip(spec["items"]["enum"], items):
                     if item != "normal":
                         s.add_clause([-normal, -lit])
+            flag = EMPTY_WHEN_FALSE.get(path)
+            if flag is not None and space.kind(flag) != "unknown":
+                false = self.lit(logic.field(FieldTest(flag, "eq", False)))
+                for lit in items:
+                    s.add_clause([-false, -lit])
 
     def _trial_axioms(self, code: str) -> None:
         """One trial atom implies another when every trial it counts is counted by the other too."""
