@@ -11,21 +11,19 @@ from cdss.engine import evaluate
 from tests.helpers.paths import case_paths
 
 
-def _runs(kb):
-    out = []
+def test_every_rule_has_a_firing_case_and_a_near_miss(kb_of):
+    """Over every guideline profile: each case runs in the profile its expectations are written for."""
+    from cdss.io.expectations import profile_of
+    from cdss.model import PROFILES
+    fired_somewhere, named_fire, named_miss = set(), set(), set()
     for path in case_paths():
         case = cases.read_case(str(path))
-        out.append((case, evaluate(case, kb)))
-    return out
-
-
-def test_every_rule_has_a_firing_case_and_a_near_miss(kb):
-    fired_somewhere, named_fire, named_miss = set(), set(), set()
-    for case, result in _runs(kb):
+        expected = case.data["expected"]
+        result = evaluate(case, kb_of(profile_of(expected)))
         fired_somewhere |= {entry.rule for entry in result.trace}
-        named_fire |= set(case.data["expected"].get("rules_fired", ()))
-        named_miss |= set(case.data["expected"].get("rules_not_fired", ()))
-    ids = {rule.id for rule in kb.rules}
+        named_fire |= set(expected.get("rules_fired", ()))
+        named_miss |= set(expected.get("rules_not_fired", ()))
+    ids = {rule.id for profile in PROFILES for rule in kb_of(profile).rules}
     assert sorted(ids - fired_somewhere) == [], "rules that no shipped case makes fire"
     assert sorted(ids - named_fire) == [], "rules that no case names in expected.rules_fired"
     assert sorted(ids - named_miss) == [], "rules without a near-miss case (expected.rules_not_fired)"

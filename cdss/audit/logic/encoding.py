@@ -6,6 +6,7 @@ solver returns, readable as which rules fire and as a witness case.
 
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 from typing import TYPE_CHECKING
@@ -230,4 +231,15 @@ class Model:
 
     def case(self, case_id: str = "audit-witness") -> dict | None:
         """A case (as data) that realises the model, or None when the opaque atoms cannot be met."""
-        return build_case(self.logic, self.inputs, case_id)
+        if not hasattr(self, "_case"):
+            self._case = build_case(self.logic, self.inputs, "audit-witness")
+        if self._case is None:
+            return None
+        return dict(copy.deepcopy(self._case), id=case_id)
+
+    def opaque_assignment(self) -> dict:
+        """The model's field-to-field comparisons and trial atoms, with the regions of the fields they
+        compare: what decides whether a case can realise it."""
+        paths = {part for key in self.inputs if key[0] == "ref" for part in (key[1], key[3])}
+        return {key: on for key, on in self.inputs.items()
+                if key[0] in ("ref", "trial") or (key[0] == "region" and key[1] in paths)}
