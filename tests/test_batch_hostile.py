@@ -638,3 +638,36 @@ def test_a_stuck_case_becomes_an_error_record_and_its_worker_is_replaced(tmp_pat
                                               "worker was replaced and the run went on")
     assert "inputs: 8, results: 7, errors: 1" in result.output
     assert not any(alive(pid) for pid in children(os.getpid()))
+
+
+class _SlowToReplace:
+    """A worker object that is slow to build once the first workers are up (a fresh worker on a loaded
+    machine), with items that sleep, then return or kill their worker."""
+
+    def __init__(self, marker: str):
+        if os.path.exists(marker):
+            time.sleep(2.5)
+
+    def __call__(self, item):
+        kind, seconds = item
+        time.sleep(seconds)
+        if kind == "die":
+            os._exit(1)
+        return item
+
+
+def test_a_slow_replacement_does_not_time_out_a_worker_that_finished_meanwhile(tmp_path):
+    """While a dead worker is replaced the pool watches no one: a worker that finished in that time has
+    its results waiting, and is not killed as stuck (the per-case time bound is per case, not per wait)."""
+    marker = tmp_path / "started"
+    backend = pool.ProcessBackend(2, _SlowToReplace, (str(marker),), timeout=1.0)
+    backend.start()
+    marker.touch()
+    try:
+        results = [r for chunk in pool.ordered(iter([("ok", 1.2), ("die", 0.6)]), backend, 1, 4,
+                                               lambda item, failure: (item[0], failure.kind)) for r in chunk]
+    finally:
+        backend.shutdown(now=True)
+    assert results == [("ok", 1.2), ("die", "died")]
+    assert not any(alive(pid) for pid in children(os.getpid()))
+

@@ -286,7 +286,8 @@ class ProcessBackend:
                 started = self.progress[worker.slot]
                 if started != worker.seen:
                     worker.seen, worker.since = started, now
-                elif started and now - worker.since > self.timeout:
+                elif started and now - worker.since > self.timeout and not worker.conn.poll():
+                    # (results waiting in its pipe: it finished while this process was busy, not stuck)
                     worker.process.kill()
                     events.append(self._replace(worker, Failure("timeout", f"{self.timeout:g} s")))
         return events
@@ -295,10 +296,15 @@ class ProcessBackend:
         """The failed worker's event, and a fresh worker in its slot."""
         job, index = worker.job, max(0, self.progress[worker.slot] - 1)
         worker.job = None
+        blocked = time.monotonic()
         _stop(worker, now=True)
         fresh = self._spawn(worker.slot)
         self.workers[self.workers.index(worker)] = fresh
         self._await_ready(fresh)
+        blocked = time.monotonic() - blocked
+        for other in self.workers:  # the seconds spent here, blind to the others, are not theirs to lose
+            if other.job is not None:
+                other.since += blocked
         return job, None, index, failure
 
     def shutdown(self, now: bool = False) -> None:
