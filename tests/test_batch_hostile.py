@@ -84,6 +84,18 @@ def test_a_case_file_of_an_input_folder_named_as_the_output_is_refused_and_left_
     assert not (tmp_path / "out.jsonl").exists()
 
 
+def test_a_summary_into_the_output_file_is_refused(tmp_path):
+    source = cases_jsonl(tmp_path / "in.jsonl", 2)
+    out = tmp_path / "out.json"
+    (tmp_path / "link.json").symlink_to(out)
+    for summary in (out, tmp_path / "link.json"):
+        result = run("batch", source, "-o", out, "--summary", summary)
+        assert result.returncode == 2, result.stderr
+        assert f"-o and --summary name the same file ({summary}): the summary would replace the results" \
+               in result.stderr and "Traceback" not in result.stderr
+    assert not out.exists()
+
+
 def test_an_output_whose_folder_is_a_file_is_one_clear_line(tmp_path):
     source = cases_jsonl(tmp_path / "in.jsonl", 2)
     result = run("batch", source, "-o", source / "out.jsonl")

@@ -67,6 +67,10 @@ def run(settings: Settings, kb, echo: Callable[[str], None] = say) -> int:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file size limit becomes an OSError we can report
     if settings.resume and settings.output is None:
         raise UsageError("--resume needs -o FILE: it continues into that file")
+    if settings.output is not None and settings.summary_path is not None \
+            and _same_file(settings.output, settings.summary_path):
+        raise UsageError(f"-o and --summary name the same file ({settings.summary_path}): the summary would "
+                         "replace the results")
     if settings.summary_path is not None and not Path(settings.summary_path).parent.is_dir():
         raise CdssError(f"{settings.summary_path}: the folder {Path(settings.summary_path).parent} does not exist "
                         "(nothing was run)")
@@ -182,6 +186,15 @@ def _find(settings: Settings):
             _not_a_case_file(Path(path), settings.paths, what)
     source = _FhirInputs(exclude) if settings.options.input_format == "fhir" else _CaseInputs(exclude)
     return source, source.find(settings.paths)
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    if os.path.realpath(one) == os.path.realpath(other):
+        return True
+    try:
+        return os.path.samefile(one, other)  # two names of one file (a hard link)
+    except OSError:
+        return False
 
 
 def _not_a_case_file(path: Path, paths: list, what: str) -> None:
