@@ -18,9 +18,10 @@ def special(path: str | Path) -> bool:
     """True when `path` (followed through symlinks) is a device, a fifo or a socket: something to write to,
     never to rename over."""
     try:
-        return not stat.S_ISREG(os.stat(path).st_mode) and not stat.S_ISDIR(os.stat(path).st_mode)
+        mode = os.stat(path).st_mode
     except OSError:
         return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
 
 
 def write_whole(path: str | Path, data: bytes) -> None:
