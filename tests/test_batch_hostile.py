@@ -22,7 +22,7 @@ from cdss.batch.worker import BatchWorker
 from cdss.cli import main
 from cdss.errors import RuleFileError
 from tests.helpers.paths import CASES
-from tests.helpers.procs import alive, cdss, children, kill_all, run, wait_for, without_file_permission_override
+from tests.helpers.procs import alive, cdss, children, kill_all, run, started_since, wait_for, without_file_permission_override
 from tests.helpers.rulekit import folder, rule
 from tests.test_batch import case, jsonl, lines
 
@@ -640,6 +640,7 @@ def test_a_stuck_case_becomes_an_error_record_and_its_worker_is_replaced(tmp_pat
         return real(self, item)
 
     monkeypatch.setattr(BatchWorker, "__call__", stuck)  # inherited by the forked workers
+    before = children(os.getpid())
     source = cases_jsonl(tmp_path / "in.jsonl", 8)
     out = tmp_path / "out.jsonl"
     result = batch(source, "-o", out, "-j", "2", "--chunk-size", "3", "--case-timeout", "2")
@@ -649,7 +650,7 @@ def test_a_stuck_case_becomes_an_error_record_and_its_worker_is_replaced(tmp_pat
     assert records[3]["error"]["message"] == ("evaluating this case took longer than 2 s (--case-timeout); its "
                                               "worker was replaced and the run went on")
     assert "inputs: 8, results: 7, errors: 1" in result.output
-    assert not any(alive(pid) for pid in children(os.getpid()))
+    assert not started_since(before)
 
 
 class _SlowToReplace:
@@ -672,6 +673,7 @@ def test_a_slow_replacement_does_not_time_out_a_worker_that_finished_meanwhile(t
     """While a dead worker is replaced the pool watches no one: a worker that finished in that time has
     its results waiting, and is not killed as stuck (the per-case time bound is per case, not per wait)."""
     marker = tmp_path / "started"
+    before = children(os.getpid())
     backend = pool.ProcessBackend(2, _SlowToReplace, (str(marker),), timeout=1.0)
     backend.start()
     marker.touch()
@@ -681,5 +683,5 @@ def test_a_slow_replacement_does_not_time_out_a_worker_that_finished_meanwhile(t
     finally:
         backend.shutdown(now=True)
     assert results == [("ok", 1.2), ("die", "died")]
-    assert not any(alive(pid) for pid in children(os.getpid()))
+    assert not started_since(before)
 

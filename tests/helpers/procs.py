@@ -41,6 +41,20 @@ def children(pid: int) -> set[int]:
     return found
 
 
+def started_since(before: set[int]) -> list[str]:
+    """The command lines of this process's live descendants that were not running at `before` (a set from
+    `children(os.getpid())`): what a test started and left behind. Helpers that earlier tests started in this
+    process and that end with it (multiprocessing's resource tracker, after a dask test) are not the test's."""
+    left = []
+    for pid in sorted(children(os.getpid()) - before):
+        if alive(pid):
+            try:
+                left.append(Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ").strip())
+            except OSError:
+                continue
+    return left
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
