@@ -77,6 +77,56 @@ def compare(op: str, value: Any, other: Any) -> bool:
     return value >= other  # gte
 
 
+def _absent(value, other):
+    return value is MISSING
+
+
+def _present(value, other):
+    return value is not MISSING
+
+
+def _eq(value, other):
+    return value is not MISSING and value == other and isinstance(value, bool) == isinstance(other, bool)
+
+
+def _ne(value, other):
+    return value is not MISSING and value != other
+
+
+def _in(value, other):
+    return value is not MISSING and value in other
+
+
+def _contains(value, other):
+    return value is not MISSING and other in value
+
+
+def _contains_any(value, other):
+    return value is not MISSING and any(item in value for item in other)
+
+
+def _lt(value, other):
+    return value is not MISSING and other is not MISSING and value < other
+
+
+def _lte(value, other):
+    return value is not MISSING and other is not MISSING and value <= other
+
+
+def _gt(value, other):
+    return value is not MISSING and other is not MISSING and value > other
+
+
+def _gte(value, other):
+    return value is not MISSING and other is not MISSING and value >= other
+
+
+# `compare` with the operator chosen once per test instead of on every check (tests/test_conditions.py
+# holds each to `compare`).
+COMPARE = {"absent": _absent, "present": _present, "eq": _eq, "ne": _ne, "in": _in, "contains": _contains,
+           "contains_any": _contains_any, "lt": _lt, "lte": _lte, "gt": _gt, "gte": _gte}
+
+
 @frozen
 class FieldRef:
     """Another case field as an operand, scaled: value = field * times + plus."""
@@ -108,7 +158,9 @@ class Node:
         raise NotImplementedError
 
     def holds(self, facts: Facts) -> list[Matched] | None:
-        """None when the condition does not hold; else the witnesses that made it hold."""
+        """None when the condition does not hold; else the witnesses that made it hold. The same answer as
+        `judge`, but a test that fails builds no witnesses of why (only a `not` needs those): most rules
+        an engine checks do not fire."""
         ok, witnesses = self.judge(facts)
         return witnesses if ok else None
 
@@ -135,6 +187,7 @@ class FieldTest(Node):
     # Split and rendered once: conditions are tested on every activation of every case.
     parts: tuple[str, ...] = field(init=False, eq=False, repr=False)
     pointer: str = field(init=False, eq=False, repr=False)
+    compare: Any = field(init=False, eq=False, repr=False)
 
     @parts.default
     def _split(self) -> tuple[str, ...]:
@@ -143,6 +196,10 @@ class FieldTest(Node):
     @pointer.default
     def _pointer(self) -> str:
         return pointer(self.path)
+
+    @compare.default
+    def _compare(self):
+        return COMPARE[self.op]
 
     def _witness(self, value: Any) -> Matched:
         if value is MISSING:
@@ -157,7 +214,7 @@ class FieldTest(Node):
 
     def _test(self, case: dict, value: Any) -> bool:
         other = self.operand.value(case) if isinstance(self.operand, FieldRef) else self.operand
-        return compare(self.op, value, other)
+        return self.compare(value, other)
 
     def _holds(self, facts: Facts) -> list[Matched] | None:
         value = lookup(facts.case, self.parts)
@@ -179,6 +236,9 @@ class FieldTest(Node):
         found = self._holds(facts)
         return (True, found) if found is not None else (False, self._why_not(facts))
 
+    def holds(self, facts: Facts) -> list[Matched] | None:
+        return self._holds(facts)
+
 
 @frozen
 class FactTest(Node):
@@ -193,6 +253,9 @@ class FactTest(Node):
     def judge(self, facts: Facts) -> tuple[bool, list[Matched]]:
         found = self._holds(facts)
         return (True, found) if found is not None else (False, self._why_not(facts))
+
+    def holds(self, facts: Facts) -> list[Matched] | None:
+        return self._holds(facts)
 
 
 @frozen
@@ -212,6 +275,9 @@ class ConditionTest(Node):
         found = self._holds(facts)
         return (True, found) if found is not None else (False, self._why_not(facts))
 
+    def holds(self, facts: Facts) -> list[Matched] | None:
+        return self._holds(facts)
+
 
 @frozen
 class RedFlagTest(Node):
@@ -230,6 +296,9 @@ class RedFlagTest(Node):
     def judge(self, facts: Facts) -> tuple[bool, list[Matched]]:
         found = self._holds(facts)
         return (True, found) if found is not None else (False, self._why_not(facts))
+
+    def holds(self, facts: Facts) -> list[Matched] | None:
+        return self._holds(facts)
 
 
 @frozen
@@ -271,6 +340,9 @@ class TrialTest(Node):
         found = self._holds(facts)
         return (True, found) if found is not None else (False, self._why_not(facts))
 
+    def holds(self, facts: Facts) -> list[Matched] | None:
+        return self._holds(facts)
+
 
 def trial_witness(index: int, trial: dict) -> Matched:
     """A trial as the trace names it (its pointer and a short summary), with the parts words are made of."""
@@ -295,6 +367,15 @@ class All(Node):
             found.extend(got)
         return True, found
 
+    def holds(self, facts: Facts) -> list[Matched] | None:
+        found: list[Matched] = []
+        for item in self.items:
+            got = item.holds(facts)
+            if got is None:
+                return None
+            found.extend(got)
+        return found
+
 
 @frozen
 class Any_(Node):
@@ -315,6 +396,16 @@ class Any_(Node):
             elif not ok:
                 missed.extend(got)
         return (True, held) if ok else (False, missed)
+
+    def holds(self, facts: Facts) -> list[Matched] | None:
+        held: list[Matched] = []
+        ok = False
+        for item in self.items:
+            got = item.holds(facts)
+            if got is not None:
+                ok = True
+                held.extend(got)
+        return held if ok else None
 
 
 @frozen
@@ -349,6 +440,17 @@ class Count(Node):
             return False, [self.witness(hits)]
         return True, found + [self.witness(hits)]
 
+    def holds(self, facts: Facts) -> list[Matched] | None:
+        found, hits = [], 0
+        for item in self.items:
+            got = item.holds(facts)
+            if got is not None:
+                hits += 1
+                found.extend(got)
+        if hits < self.at_least or (self.at_most is not None and hits > self.at_most):
+            return None
+        return found + [self.witness(hits)]
+
     def hits(self, facts: Facts) -> int:
         """How many of the items hold (for a rule text's {count})."""
         return sum(1 for item in self.items if item.judge(facts)[0])
@@ -377,8 +479,8 @@ class Score(Node):
         for domain in self.domains:
             best, best_found = None, []
             for points, node in domain.options:
-                ok, got = node.judge(facts)
-                if ok and (best is None or points > best):
+                got = node.holds(facts)
+                if got is not None and (best is None or points > best):
                     best, best_found = points, got
             best = 0.0 if best is None else best  # no option holds: the domain scores nothing
             total += best
