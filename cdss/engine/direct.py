@@ -4,11 +4,13 @@ Same compiled program as the durable-rules engine (cdss/engine/compiler.py): the
 patterns per variant, the same firing order (cdss/engine/firing.py). Where durable-rules' Rete network
 activates a rule when every positive pattern of one of its variants matches, this engine uses a cheaper
 necessary condition, a gate: every positive pattern's fact exists (the case field is recorded, the fact,
-condition or red flag has been asserted). A variant watches one unmet gate at a time, the rarest first
-(derived things before case fields, the ones fewer rules test first); when it is met the variant moves on
-to its next unmet gate, and with none left its rule becomes pending. Each later assertion of a derived
-thing it has (a new status or urgency) makes it pending again, as a new durable-rules activation would.
-A rule watching a gate that is never met (a dormant rule) costs nothing per case.
+condition or red flag has been asserted). A variant's rule becomes pending once all its gates are met:
+as a stratum opens, only the variants whose rarest gate (derived things before case fields, the ones fewer
+rules test first) the case meets are looked at, each by one subset test of its gates against what is met;
+when a rule asserts a derived thing, the variants that have it and whose rarest gate is met are looked at.
+Each later assertion of a derived thing a variant has (a new status or urgency) makes its rule pending
+again, as a new durable-rules activation would. A rule whose rarest gate is never met (a dormant rule)
+costs nothing per case.
 The rule's whole condition, checked when it fires, decides, exactly as on durable-rules: the two engines
 give byte-identical results (tests/test_engines_agree.py).
 """
@@ -62,11 +64,12 @@ class DirectEvaluator:
         self._asserted = {item.rule.id: tuple(item.rule.describe_conclusions()) for item in self.program.compiled}
         strata = self.program.strata
         self._stratum_number = {stratum: number for number, stratum in enumerate(strata)}
-        # Per stratum: the variants that first watch each gate, every variant that has each gate (for a
-        # repeated assertion), and the rules with a variant of no gate (pending as the stratum opens).
-        self._variants: list[tuple[int, tuple]] = []  # variant number -> (rule index, gates, rarest first)
-        self._first: list[dict[tuple, list[int]]] = [{} for _ in strata]
-        self._having: list[dict[tuple, list[int]]] = [{} for _ in strata]
+        # Per stratum: gate -> ((gates, rule index), ...), the variants whose rarest gate it is (looked at
+        # as the stratum opens); gate -> ((rarest gate, ((gates, rule index), ...)), ...), the variants that
+        # have it, by their rarest gate (looked at when it is asserted, a group only if its rarest gate is
+        # met); and the rules with a variant of no gate (pending as the stratum opens).
+        self._first: list[dict[tuple, tuple]] = [{} for _ in strata]
+        having: list[dict[tuple, dict[tuple, tuple]]] = [{} for _ in strata]
         self._open: list[list[int]] = [[] for _ in strata]
         field_paths, list_paths, trial_codes = set(), set(), set()
         gated = [(item, [sorted({gate for alias, pattern in patterns if (gate := _gate(alias, pattern)) is not None})
@@ -82,12 +85,12 @@ class DirectEvaluator:
                 if not gates:
                     self._open[number].append(item.index)
                     continue
-                gates = tuple(sorted(gates, key=lambda g: (GATE_RANK[g[0]], tested_by[g], g)))
-                variant = len(self._variants)
-                self._variants.append((item.index, gates))
-                self._first[number].setdefault(gates[0], []).append(variant)
+                rarest = min(gates, key=lambda g: (GATE_RANK[g[0]], tested_by[g], g))
+                variant = (frozenset(gates), item.index)
+                self._first[number][rarest] = self._first[number].get(rarest, ()) + (variant,)
                 for gate in gates:
-                    self._having[number].setdefault(gate, []).append(variant)
+                    groups = having[number].setdefault(gate, {})
+                    groups[rarest] = groups.get(rarest, ()) + (variant,)
                     if gate[0] == "field":
                         field_paths.add(gate[1])
                     elif gate[0] == "list":
@@ -95,6 +98,7 @@ class DirectEvaluator:
                     elif gate[0] == "trial":
                         trial_codes.add(gate[1])
         self._open = [sorted(set(indexes)) for indexes in self._open]
+        self._having = [{gate: tuple(groups.items()) for gate, groups in by_gate.items()} for by_gate in having]
         # The gated case paths as a tree of the case's keys: a case is walked once, only where it has data.
         self._tree: dict = {}
         for kind, paths in (("field", field_paths), ("list", list_paths)):
@@ -136,55 +140,42 @@ class DirectEvaluator:
         return run
 
     def _run(self, run: CaseRun) -> None:
-        compiled, variants = self.program.compiled, self._variants
+        compiled, asserted = self.program.compiled, self._asserted
         case_gates = self._case_gates(run.case.data)
         derived: list[tuple] = []  # derived things asserted so far, as gates (repeats mark a new value)
+        push, pop = heapq.heappush, heapq.heappop
         for number in range(len(self.program.strata)):
             first, having = self._first[number], self._having[number]
-            moved: dict[tuple, list[int]] = {}  # gate -> variants that moved on to watch it (this case)
-            met: set = set()
+            met = set(case_gates)
+            met.update(derived)
             pending = list(self._open[number])  # sorted: already a heap
             queued = set(pending)
-
-            def wake(index, pending=pending, queued=queued) -> None:
-                if index not in queued:
-                    queued.add(index)
-                    heapq.heappush(pending, index)
-
-            def meet(gate, first=first, having=having, moved=moved, met=met, wake=wake) -> None:
-                if gate in met:  # a new status or urgency of something already asserted: a new activation
-                    for variant in having.get(gate, ()):
-                        index, gates = variants[variant]
-                        if all(g in met for g in gates):
-                            wake(index)
-                    return
-                met.add(gate)
-                for variant in first.get(gate, []) + moved.pop(gate, []):
-                    index, gates = variants[variant]
-                    for g in gates:
-                        if g not in met:
-                            moved.setdefault(g, []).append(variant)
-                            break
-                    else:
-                        wake(index)
-
-            for gate in case_gates:
-                meet(gate)
-            for gate in derived:
-                meet(gate)
+            # As the stratum opens: every variant whose gates are all met already (its rarest one among them).
+            for gate in met:
+                for gates, index in first.get(gate, ()):
+                    if index not in queued and gates <= met:
+                        queued.add(index)
+                        push(pending, index)
             while pending:
-                index = heapq.heappop(pending)
+                index = pop(pending)
                 queued.discard(index)
                 rule = compiled[index].rule
-                for conclusion in fire(run, rule, self._asserted[rule.id]) or ():
+                for conclusion in fire(run, rule, asserted[rule.id]) or ():
                     gate = conclusion.asserts
                     if gate is None:
                         continue
-                    derived.append(gate)
-                    meet(gate)
-                    if gate[0] == "red_flag":
-                        derived.append(("red_flag", "any"))
-                        meet(("red_flag", "any"))
+                    new = [gate, ("red_flag", "any")] if gate[0] == "red_flag" else [gate]
+                    for gate in new:
+                        # a new derived thing, or a new status or urgency of one (a new activation): every
+                        # variant that has it and now has all its gates met
+                        derived.append(gate)
+                        met.add(gate)
+                        for rarest, group in having.get(gate, ()):
+                            if rarest in met:
+                                for gates, index in group:
+                                    if index not in queued and gates <= met:
+                                        queued.add(index)
+                                        push(pending, index)
 
     def evaluate(self, case: Case) -> Result:
         return policies.build_result(self.run(case), self.kb, self.stratum_of, engine=NAME)
