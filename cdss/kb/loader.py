@@ -142,15 +142,17 @@ def load(directory: str | Path | None = None, *, profile: str = DEFAULT_PROFILE,
                     problem(RuleFileError(error.file, error.message, kind="file"))
                 continue  # a missing manifest is reported when it is read
             digest.update(path.name.encode() + b"\0" + contents[path] + b"\0")
-    if directory.is_dir():
-        manifest, manifest_root = _read_manifest(directory, contents.get(directory / MANIFEST), problem)
-    files = [path for path in files if path in contents]
     marker = _validated_marker(digest.hexdigest()) if collect is None else None
     already_valid = marker is not None and marker.exists()
+    cache = _yaml_cache() if collect is None else None  # collecting mode keeps YAML node trees
+    if directory.is_dir():
+        manifest, manifest_root = _read_manifest(directory, contents.get(directory / MANIFEST), problem,
+                                                 already_valid, cache)
+    files = [path for path in files if path in contents]
     rules: list[Rule] = []
     seen: dict[str, tuple[str, int | None]] = {}
     for path in files:
-        _read_rule_file(path, contents[path], rules, seen, problem, collect, already_valid)
+        _read_rule_file(path, contents[path], rules, seen, problem, collect, already_valid, cache)
     for error in _reference_errors(rules):
         problem(error)
     asserted = {c.data["name"] for rule in rules for c in rule.then if c.kind == "assert"}
@@ -159,7 +161,7 @@ def load(directory: str | Path | None = None, *, profile: str = DEFAULT_PROFILE,
         problem(RuleFileError(str(directory / MANIFEST), f"{where}: {message}", line=line_at(manifest_root, parts),
                               kind="reference"))
     rules = _of_profile(rules, profile)
-    phrases = _read_phrases(directory, contents.get(directory / PHRASES), rules, problem, already_valid)
+    phrases = _read_phrases(directory, contents.get(directory / PHRASES), rules, problem, already_valid, cache)
     if marker is not None and not already_valid:
         try:
             marker.parent.mkdir(parents=True, exist_ok=True)
@@ -181,7 +183,7 @@ load_knowledge = load  # the name the public facade gives it
 
 
 def _read_phrases(directory: Path, raw: bytes | None, rules: list[Rule], problem,
-                  already_valid: bool) -> phrases_module.Phrases:
+                  already_valid: bool, cache=None) -> phrases_module.Phrases:
     """The folder's phrase catalogue (`raw`: its bytes, None when the folder has none: then the shipped
     catalogue), checked against schemas/phrases.schema.json, the case schema's fields and the placeholders
     each template may use. A fact's fallback words are the title of the first rule that asserts it."""
@@ -193,7 +195,7 @@ def _read_phrases(directory: Path, raw: bytes | None, rules: list[Rule], problem
             problem(RuleFileError(str(path), "the shipped phrase catalogue is missing", kind="file"))
             return phrases_module.EMPTY
     try:
-        data, root = read_yaml(path, raw)
+        data, root = read_yaml(path, raw, cache)
     except RuleFileError as error:
         problem(RuleFileError(error.file, error.message, line=error.line, kind="file"))
         return phrases_module.EMPTY
@@ -212,9 +214,10 @@ def _read_phrases(directory: Path, raw: bytes | None, rules: list[Rule], problem
     return phrases_module.from_data(data, titles)
 
 
-def _read_manifest(directory: Path, raw: bytes | None, problem) -> tuple[dict, object]:
+def _read_manifest(directory: Path, raw: bytes | None, problem, already_valid: bool = False,
+                   cache=None) -> tuple[dict, object]:
     """The manifest (`raw`: its bytes, None when it could not be read) and its YAML node tree (for lines),
-    or ({}, None)."""
+    or ({}, None). `already_valid`: these bytes passed the schema before (the marker names its hash)."""
     path = directory / MANIFEST
     if raw is None:
         if not path.exists() and not path.is_symlink():
@@ -222,11 +225,11 @@ def _read_manifest(directory: Path, raw: bytes | None, problem) -> tuple[dict, o
                                   kind="file"))
         return {}, None
     try:
-        manifest, root = read_yaml(path, raw)
+        manifest, root = read_yaml(path, raw, cache)
     except RuleFileError as error:
         problem(error)
         return {}, None
-    error = _schema_error(str(path), manifest, root, _validator("knowledge_base"))
+    error = None if already_valid else _schema_error(str(path), manifest, root, _validator("knowledge_base"))
     if error is not None:
         problem(error)
         return {}, root  # its policy sections cannot be trusted
@@ -250,10 +253,10 @@ def _too_deep(name: str, data, root, problem) -> set[int]:
 
 
 def _read_rule_file(path: Path, raw: bytes, rules: list[Rule], seen: dict, problem, collect,
-                    already_valid: bool) -> None:
+                    already_valid: bool, cache=None) -> None:
     name = str(path)
     try:
-        data, root = read_yaml(path, raw)
+        data, root = read_yaml(path, raw, cache)
     except RuleFileError as error:
         problem(RuleFileError(error.file, error.message, line=error.line, kind="file"))
         return
@@ -377,16 +380,35 @@ def _with_placeholder_texts(raw: dict) -> dict:
     return patched
 
 
-def _validated_marker(rules_digest: str) -> Path | None:
-    """A marker that these exact rule bytes passed the rule schema (itself hashed in the name): JSON Schema
-    validation is most of a cold load, and a rule base that was valid stays valid. Everything else (YAML
-    safety, field paths, codes, references) is checked on every load. CDSS_CACHE=off disables it."""
+def _cache_folder() -> Path | None:
+    """Where the loader keeps what spares work on the next load: CDSS_CACHE, else the user's cache folder;
+    None for CDSS_CACHE=off."""
     where = os.environ.get("CDSS_CACHE", "")
     if where == "off":
         return None
-    base = Path(where) if where else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cdss"
+    return Path(where) if where else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cdss"
+
+
+def _yaml_cache():
+    """The cache of read YAML files (cdss/kb/yamlcache.py), or None."""
+    folder = _cache_folder()
+    if folder is None:
+        return None
+    from cdss.kb.yamlcache import Cache
+    return Cache(folder)
+
+
+def _validated_marker(rules_digest: str) -> Path | None:
+    """A marker that these exact rule bytes (the manifest's and phrases' too) passed their schemas (hashed in
+    the name): JSON Schema validation is most of a cold load, and a rule base that was valid stays valid.
+    Everything else (YAML safety, field paths, codes, references) is checked on every load. CDSS_CACHE=off
+    disables it."""
+    base = _cache_folder()
+    if base is None:
+        return None
     schema_digest = hashlib.sha256(resources.schema_bytes("rule") + resources.schema_bytes("phrases")
-                                   + resources.schema_bytes("case")).hexdigest()
+                                   + resources.schema_bytes("case")
+                                   + resources.schema_bytes("knowledge_base")).hexdigest()
     return base / f"rules-valid-{rules_digest[:32]}-{schema_digest[:16]}"
 
 

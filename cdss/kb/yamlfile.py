@@ -156,11 +156,17 @@ def read_bounded(path: Path) -> bytes:
     return b"".join(blocks)
 
 
-def read_yaml(path: Path, raw: bytes | None = None) -> tuple[object, yaml.Node | None]:
-    """The file's data and its node tree (for line numbers); `raw` when its bytes were already read."""
+def read_yaml(path: Path, raw: bytes | None = None, cache=None) -> tuple[object, yaml.Node | None]:
+    """The file's data and its node tree (for line numbers); `raw` when its bytes were already read.
+    With a `cache` (cdss.kb.yamlcache.Cache), a file read before gives its data and a line tree instead of
+    the node tree (`line_at` takes either), and a file read now is kept there."""
     name = str(path)
     if raw is None:
         raw = read_bounded(path)
+    if cache is not None:
+        found = cache.get(raw)
+        if found is not None:
+            return found
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -182,6 +188,8 @@ def read_yaml(path: Path, raw: bytes | None = None) -> tuple[object, yaml.Node |
         raise RuleFileError(name, f"invalid YAML: {error}") from None
     finally:
         loader.dispose()
+    if cache is not None and node is not None:
+        cache.put(raw, data, node)
     return data, node
 
 
@@ -189,6 +197,8 @@ def line_at(node: yaml.Node | None, parts: list) -> int | None:
     """The 1-based line of the deepest node that exists along a JSON-pointer path."""
     if node is None:
         return None
+    if not isinstance(node, yaml.Node):  # a line tree from the cache (cdss.kb.yamlcache.Lines)
+        return _line_in_tree(node, parts)
     line = node.start_mark.line + 1
     for part in parts:
         if isinstance(node, yaml.MappingNode):
@@ -201,4 +211,22 @@ def line_at(node: yaml.Node | None, parts: list) -> int | None:
             break
         node = nxt
         line = node.start_mark.line + 1
+    return line
+
+
+def _line_in_tree(lines, parts: list) -> int:
+    """`line_at` over a cached line tree: the same walk, the same answers (tests/test_yaml_cache.py)."""
+    line = lines.line
+    for part in parts:
+        children = lines.children
+        if isinstance(children, dict):
+            nxt = children.get(part) if isinstance(part, str) else None
+        elif isinstance(children, list) and isinstance(part, int) and part < len(children):
+            nxt = children[part]
+        else:
+            nxt = None
+        if nxt is None:
+            break
+        lines = nxt
+        line = lines.line
     return line

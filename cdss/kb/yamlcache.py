@@ -1,0 +1,207 @@
+"""A cache of what reading a rule file gives (its data and the line of every place in it), as JSON.
+
+Reading the YAML of the shipped rule base was most of a cold `cdss evaluate` (~0.2 s of CPU for ~0.3 s of
+loading). The data of a YAML file that `read_yaml` accepted is plain (strings, numbers, booleans, null,
+lists and mappings), so it is kept as JSON, beside the line numbers that errors and traces cite, in the
+folder the loader already keeps its validation markers in (CDSS_CACHE, `off` for none).
+
+Why it is safe:
+- An entry is named by the sha256 of the file's bytes, and by what decides how bytes become data: the cdss
+  version, the source of the YAML reader (cdss/kb/yamlfile.py) and of this module, and PyYAML's version.
+  An edited file, another cdss or another reader never finds a stale entry. The entry repeats the file's
+  hash inside, so a renamed or swapped entry is not used either.
+- Nothing in it is executed: it is read with `json.loads` and checked to have the expected shape; an entry
+  that does not read or does not fit is ignored (the file is read from YAML and the entry written again).
+- Only a folder that is the user's own and that no one else may write to is used (as ssh does with its
+  keys), and only entries the user owns: someone else cannot slip data in that a rule file never held.
+- Everything after reading (the parser, the field and code checks, references) runs on the cached data as
+  on freshly read data; only data that JSON gives back exactly (mappings with text keys) is cached.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+import yaml
+
+FORMAT = 1
+
+
+class Lines:
+    """The line of a place in a rule file and of the places under it: what `line_at` needs of the YAML
+    node tree, without the tree. `children` is a dict (a mapping's keys as written), a list (a sequence's
+    items) or None (a scalar)."""
+
+    __slots__ = ("line", "children")
+
+    def __init__(self, line: int, children=None):
+        self.line = line
+        self.children = children
+
+
+def lines_of(node: yaml.Node) -> Lines:
+    """The Lines of a node tree that `read_yaml` accepted (no aliases, scalar keys)."""
+    top = Lines(node.start_mark.line + 1)
+    stack = [(node, top)]
+    while stack:
+        item, into = stack.pop()
+        if isinstance(item, yaml.MappingNode):
+            into.children = {}
+            for key, value in item.value:
+                child = into.children[key.value] = Lines(value.start_mark.line + 1)
+                stack.append((value, child))
+        elif isinstance(item, yaml.SequenceNode):
+            into.children = []
+            for value in item.value:
+                child = Lines(value.start_mark.line + 1)
+                into.children.append(child)
+                stack.append((value, child))
+    return top
+
+
+def _encode_lines(lines: Lines):
+    """[line, {key: ...}] for a mapping, [line, [...]] for a sequence, line for a scalar (no recursion)."""
+    def shell(item: Lines):
+        if item.children is None:
+            return item.line
+        return [item.line, {} if isinstance(item.children, dict) else []]
+
+    top = shell(lines)
+    stack = [(lines, top)]
+    while stack:
+        item, out = stack.pop()
+        if item.children is None:
+            continue
+        if isinstance(item.children, dict):
+            for key, child in item.children.items():
+                made = out[1][key] = shell(child)
+                stack.append((child, made))
+        else:
+            for child in item.children:
+                made = shell(child)
+                out[1].append(made)
+                stack.append((child, made))
+    return top
+
+
+def _decode_lines(encoded) -> Lines:
+    """The inverse of _encode_lines; raises ValueError on anything of another shape."""
+    def shell(value) -> Lines:
+        if type(value) is int:
+            return Lines(value)
+        if (type(value) is list and len(value) == 2 and type(value[0]) is int
+                and type(value[1]) in (dict, list)):
+            return Lines(value[0], {} if type(value[1]) is dict else [])
+        raise ValueError("not a line tree")
+
+    top = shell(encoded)
+    stack = [(encoded, top)]
+    while stack:
+        value, into = stack.pop()
+        if into.children is None:
+            continue
+        if isinstance(into.children, dict):
+            for key, child in value[1].items():
+                made = into.children[key] = shell(child)
+                stack.append((child, made))
+        else:
+            for child in value[1]:
+                made = shell(child)
+                into.children.append(made)
+                stack.append((child, made))
+    return top
+
+
+def _plain(data) -> bool:
+    """Whether JSON gives `data` back exactly: mappings with text keys, and plain values."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        kind = type(item)
+        if kind is dict:
+            if not all(type(key) is str for key in item):
+                return False
+            stack.extend(item.values())
+        elif kind is list:
+            stack.extend(item)
+        elif kind not in (str, int, float, bool, type(None)):
+            return False
+    return True
+
+
+@functools.cache
+def _reader_digest() -> str:
+    """What decides how bytes become data: cdss's version, the YAML reader's and this module's source,
+    PyYAML's version and this cache's format."""
+    from cdss import __version__
+    from cdss.kb import yamlfile
+
+    digest = hashlib.sha256(f"{FORMAT}\0{__version__}\0{yaml.__version__}\0".encode())
+    for module in (yamlfile.__file__, __file__):
+        digest.update(Path(module).read_bytes())
+    return digest.hexdigest()
+
+
+def _private(path: Path, directory: bool) -> bool:
+    """The user's own, and writable by no one else (a folder or a regular file, not a symlink)."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    kind_ok = stat.S_ISDIR(info.st_mode) if directory else stat.S_ISREG(info.st_mode)
+    owner_ok = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    return kind_ok and owner_ok and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+class Cache:
+    """The entries of one cache folder (None-safe: every failure means "not cached")."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+
+    def _entry(self, file_sha: str) -> Path:
+        return self.folder / f"yaml-{file_sha[:40]}-{_reader_digest()[:24]}.json"
+
+    def get(self, raw: bytes):
+        """(data, Lines) of a file's bytes, or None when there is no usable entry."""
+        file_sha = hashlib.sha256(raw).hexdigest()
+        path = self._entry(file_sha)
+        if not _private(self.folder, True) or not _private(path, False):
+            return None
+        try:
+            entry = json.loads(path.read_bytes())
+            if (type(entry) is not dict or entry.get("format") != FORMAT or entry.get("sha256") != file_sha
+                    or entry.get("reader") != _reader_digest() or "data" not in entry):
+                return None
+            return entry["data"], _decode_lines(entry["lines"])
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+            return None
+
+    def put(self, raw: bytes, data, node: yaml.Node) -> None:
+        """Keep a file's data and lines; quietly nothing when the data is not plain or the folder cannot
+        be written (the next load reads the YAML again)."""
+        if not _plain(data):
+            return
+        file_sha = hashlib.sha256(raw).hexdigest()
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not _private(self.folder, True):
+                return
+            body = json.dumps({"format": FORMAT, "sha256": file_sha, "reader": _reader_digest(), "data": data,
+                               "lines": _encode_lines(lines_of(node))}, ensure_ascii=False, allow_nan=False)
+            handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".yaml-", suffix=".tmp")
+            try:
+                with os.fdopen(handle, "w", encoding="utf-8") as out:
+                    out.write(body)
+                os.replace(temporary, self._entry(file_sha))  # whole or not at all, for a reader at the same time
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+        except (OSError, ValueError, RecursionError):
+            return

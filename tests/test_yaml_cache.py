@@ -1,0 +1,144 @@
+"""The loader's cache of read rule files (cdss/kb/yamlcache.py): a load from the cache gives the same
+knowledge base as a load from YAML; an edited rule file is read afresh; a corrupt, swapped or foreign entry
+is ignored; and a cache folder others may write to is not used."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cdss import resources
+from cdss.engine.direct import DirectEvaluator
+from cdss.io import cases
+from cdss.kb import loader
+from cdss.kb.yamlcache import Cache, lines_of
+from cdss.kb.yamlfile import line_at, read_yaml
+from tests.helpers.paths import case_paths
+
+
+@pytest.fixture
+def rules(tmp_path, monkeypatch) -> Path:
+    """A copy of the shipped rule folder, and a fresh cache folder of the test's own."""
+    folder = tmp_path / "rules"
+    shutil.copytree(resources.SHIPPED_RULES_DIR, folder)
+    monkeypatch.setenv("CDSS_CACHE", str(tmp_path / "cache"))
+    return folder
+
+
+def _entries(folder: Path) -> list[Path]:
+    return sorted(folder.glob("yaml-*.json"))
+
+
+def _summary(kb) -> list:
+    """What a knowledge base is made of, line numbers included (the node trees compare without them)."""
+    return [(rule.id, rule.line, rule.when, rule.then, rule.title, rule.rationale, rule.order, rule.sources)
+            for rule in kb.rules] + [kb.identity, kb.manifest, kb.phrases]
+
+
+def _results(kb) -> list[bytes]:
+    engine = DirectEvaluator(kb)
+    from cdss.io import jsonbytes
+    return [jsonbytes.compact(engine.evaluate(cases.read_case(str(path))).to_dict())
+            for path in case_paths()[:40]]
+
+
+def test_a_load_from_the_cache_is_the_load_from_yaml(rules, tmp_path, monkeypatch):
+    monkeypatch.setenv("CDSS_CACHE", "off")
+    fresh = loader.load(rules)
+    monkeypatch.setenv("CDSS_CACHE", str(tmp_path / "cache"))
+    first = loader.load(rules)  # reads the YAML, fills the cache
+    entries = _entries(tmp_path / "cache")
+    assert len(entries) == len(list(rules.glob("*.yaml")))
+    second = loader.load(rules)  # from the cache
+    assert _summary(second) == _summary(first) == _summary(fresh)
+    assert _results(second) == _results(fresh)
+
+
+def test_an_edited_rule_file_is_read_again(rules, tmp_path):
+    loader.load(rules)
+    path = rules / "osteoarthritis.yaml"
+    text = path.read_text()
+    rule = next(r for r in loader.load(rules).rules if r.file == str(path))
+    edited = text.replace(rule.rationale.en, rule.rationale.en + " Edited.", 1)
+    assert edited != text
+    path.write_text(edited)
+    after = next(r for r in loader.load(rules).rules if r.id == rule.id)
+    assert after.rationale.en == rule.rationale.en + " Edited."
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "other shape", "swapped", "empty"])
+def test_a_damaged_entry_is_ignored_and_rebuilt(rules, tmp_path, monkeypatch, damage):
+    monkeypatch.setenv("CDSS_CACHE", "off")
+    fresh = loader.load(rules)
+    monkeypatch.setenv("CDSS_CACHE", str(tmp_path / "cache"))
+    loader.load(rules)
+    entries = _entries(tmp_path / "cache")
+    bodies = [entry.read_bytes() for entry in entries]
+    for number, entry in enumerate(entries):
+        if damage == "garbage":
+            entry.write_bytes(b"\x00\xffnot json{")
+        elif damage == "truncated":
+            entry.write_bytes(bodies[number][: len(bodies[number]) // 2])
+        elif damage == "other shape":
+            entry.write_text(json.dumps({"format": 1, "data": {"rules": []}, "lines": "x"}))
+        elif damage == "swapped":  # another file's (valid) entry under this file's name
+            entry.write_bytes(bodies[(number + 1) % len(bodies)])
+        else:
+            entry.write_bytes(b"")
+    assert _summary(loader.load(rules)) == _summary(fresh)
+    assert _summary(loader.load(rules)) == _summary(fresh)  # and again, from what was rebuilt
+    if damage != "swapped":
+        assert [entry.read_bytes() for entry in _entries(tmp_path / "cache")] == bodies
+
+
+def test_a_folder_others_may_write_to_is_not_used(rules, tmp_path):
+    """An entry slipped into a shared folder could change a rule: such a folder is neither read nor written."""
+    cache = tmp_path / "cache"
+    cache.mkdir(mode=0o700)
+    path = rules / "osteoarthritis.yaml"
+    raw = path.read_bytes()
+    data, node = read_yaml(path, raw)
+    rule = data["rules"][0]
+    tampered = json.loads(json.dumps(data))
+    tampered["rules"][0]["rationale"]["en"] = "Tampered."
+    Cache(cache).put(raw, tampered, node)
+    assert Cache(cache).get(raw)[0]["rules"][0]["rationale"]["en"] == "Tampered."  # the user's own: trusted
+    cache.chmod(0o777)
+    assert Cache(cache).get(raw) is None
+    loaded = {r.id: r for r in loader.load(rules).rules}
+    assert loaded[rule["id"]].rationale.en == rule["rationale"]["en"]
+
+
+def test_line_numbers_from_the_cache_are_the_yaml_ones(rules):
+    """`line_at` walks a cached line tree exactly as it walks the YAML node tree: every place in every rule
+    file, and places that do not exist."""
+    checked = 0
+    for path in sorted(rules.glob("*.yaml")):
+        data, node = read_yaml(path)
+        lines = lines_of(node)
+        stack: list = [([], data)]
+        while stack:
+            parts, value = stack.pop()
+            for extra in ([], ["nope"], [99999], [0], [0, "x"]):
+                assert line_at(lines, parts + extra) == line_at(node, parts + extra), (path.name, parts + extra)
+                checked += 1
+            if isinstance(value, dict):
+                stack += [(parts + [key], child) for key, child in value.items()]
+            elif isinstance(value, list):
+                stack += [(parts + [index], child) for index, child in enumerate(value)]
+    assert checked > 10000
+
+
+def test_data_that_json_would_change_is_not_cached(tmp_path):
+    """YAML may key a mapping by a number; JSON would give the key back as text: such a file is not kept."""
+    cache = Cache(tmp_path / "cache")
+    raw = b"rules:\n  1: one\n"
+    node = yaml.compose(raw.decode())
+    cache.put(raw, {"rules": {1: "one"}}, node)
+    assert cache.get(raw) is None
+    cache.put(raw, {"rules": {"1": "one"}}, node)
+    assert cache.get(raw)[0] == {"rules": {"1": "one"}}
