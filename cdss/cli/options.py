@@ -32,7 +32,7 @@ ENVIRONMENT = {
     "CDSS_LANG": "default language: en or nl (--lang)",
     "CDSS_JOBS": "default number of worker processes (--jobs)",
     "CDSS_HOME": "a folder with schemas/ and rules/ to use instead of the installed ones",
-    "CDSS_CACHE": "where the rule-schema cache lives; 'off' for none",
+    "CDSS_CACHE": "where the rule cache lives (validated and read rule files); 'off' for none",
     "CDSS_DEBUG": "1: show the traceback of an internal error",
     "NO_COLOR": "any value: no colour, even on a terminal",
 }
