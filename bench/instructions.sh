@@ -13,6 +13,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 python=${PYTHON:-python3}
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 cdss synth --n 250 --seed 7 -o "$work/cases.jsonl" >/dev/null 2>&1
+# The loader's cache (validation markers, read rule files) in a folder of this run's own, filled before
+# counting: else the first count would fill it and the two counts would differ by more than the cases.
+export CDSS_CACHE="$work/cache"
+"$python" -c 'import os; from cdss.kb.loader import load; load(os.environ.get("RULES") or None)'
 cat > "$work/run.py" <<'PY'
 import json, os, sys
 lines = open(sys.argv[1], "rb").read().splitlines()[: int(sys.argv[2])]
