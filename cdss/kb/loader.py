@@ -164,7 +164,7 @@ def load(directory: str | Path | None = None, *, profile: str = DEFAULT_PROFILE,
     phrases = _read_phrases(directory, contents.get(directory / PHRASES), rules, problem, already_valid, cache)
     if marker is not None and not already_valid:
         try:
-            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # private: see yamlcache
             marker.touch()
         except OSError:
             pass  # no cache: the next load validates again
