@@ -256,3 +256,18 @@ def test_no_generated_case_shows_a_code_or_field_path(forbidden):
             text = render.to_text(result, kb, lang, explain=True)
             assert offences(text, lang, forbidden, case.id) == [], text
     check()
+
+
+def test_the_audit_warns_of_a_warning_code_without_a_label(tmp_path):
+    """A rule's warning code outside the vocabulary has no label: the result can only repeat its message."""
+    from cdss.audit import run as audit
+    from tests.helpers import rulekit
+    def knee():
+        return {"field": "pain.knee", "eq": "left"}
+    folder = rulekit.folder(tmp_path, [
+        rulekit.rule("t.unknown", knee(), [{"warn": {"code": "knee_note", "en": "A note.", "nl": "Een notitie."}}]),
+        rulekit.rule("t.known", knee(), [{"warn": {"code": "nsaid_caution", "en": "Careful.", "nl": "Voorzichtig."}}])])
+    report = audit.audit_rules(folder, None)
+    found = [f for f in report.findings if f.check == "unlabelled-warning"]
+    assert [(f.rule, f.severity) for f in found] == [("t.unknown", "warning")]
+    assert "'knee_note'" in found[0].message

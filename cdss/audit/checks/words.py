@@ -25,6 +25,7 @@ class WordsCheck(Check):
         catalogue = ctx.kb.phrases
         where = f"{ctx.kb.directory}/{phrase_catalogue.FILE}"
         reported: set[tuple] = set()
+        warnings = resources.vocabulary().get("warnings", {})
 
         def gap(rule, node, path: str, what: str) -> None:
             missing = phrase_catalogue.missing(catalogue, path)
@@ -46,6 +47,13 @@ class WordsCheck(Check):
                             out.append(Finding("missing-phrase", "error",
                                                f"the score domain {domain.name!r} has no words under `scores` in "
                                                f"{where}", ctx.place(rule, node)))
+            for conclusion in rule.then:
+                code = conclusion.data.get("code") if conclusion.kind == "warn" else None
+                if code is not None and code not in warnings:
+                    out.append(Finding("unlabelled-warning", "warning",
+                                       f"the warning code {code!r} is not in the vocabulary's warnings, so it has no "
+                                       "label: results show its message as the label (cases-and-results.md, Codes)",
+                                       ctx.place(rule, None)))
             texts = [rule.rationale.en, rule.rationale.nl]
             texts += [c.data[lang] for c in rule.then if c.kind == "warn" for lang in ("en", "nl")]
             for token in {t for text in texts for t in placeholders.tokens(text)}:
