@@ -186,7 +186,10 @@ def to_text(result: Result | ErrorResult, kb: KnowledgeBase | None = None, lang:
         lines.append(paint("heading", h["do_not"]))
         for item in result.do_not:
             lines.append(f"  x  {_said(item, lang)}{_targets(item.for_, lang, h)}{code(item)}")
-            lines.append(f"      {item.rationale.pick(lang)}")
+            text = item.rationale.pick(lang)
+            if text not in shown:  # one rule advising against several things says why once
+                shown.add(text)
+                lines.append(f"      {text}")
         lines.append("")
     if result.warnings:
         lines.append(paint("heading", h["warnings"]))
