@@ -109,9 +109,12 @@ def _audit_profile(directory: Path, cases_dir, checks, profile: str) -> AuditRep
         began = time.perf_counter()
         findings += check().check(ctx)
         timings[check.name] = time.perf_counter() - began
-    known = {(f.place.file, f.place.rule) for f in findings if f.severity == "error"}
+    # a load problem a check already reported as an error at the same rule or line is not said twice; a
+    # check's warning or info at that place hides no error
+    errors = [f for f in findings if f.severity == "error"]
+    known = {(f.place.file, f.place.rule) for f in errors}
     findings += [f for f in loaded if (f.place.file, f.place.rule) not in known
-                 and not any(g.place.file == f.place.file and g.place.line == f.place.line for g in findings)]
+                 and not any(g.place.file == f.place.file and g.place.line == f.place.line for g in errors)]
     findings.sort(key=Finding.sort_key)
     ctx.findings = findings
     pathways: dict[str, dict] = {}
