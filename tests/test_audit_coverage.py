@@ -146,7 +146,6 @@ def test_coverage_of_the_shipped_cases(shipped):
     assert not [f.describe() for f in shipped.findings if f.severity == "error"]
 
 
-@pytest.mark.xfail(strict=True, reason="knowledge base 0.2 in progress: the revised contract's new codes are not all produced yet; strict, so this fails (XPASS) the moment they are, and the mark must go")
 def test_the_shipped_cases_produce_every_contract_code(shipped):
     cov = shipped.coverage
     assert cov.codes["produced"] == cov.codes["total"]

@@ -137,7 +137,6 @@ def test_every_case_is_valid_and_evaluates(mix):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="knowledge base 0.2 in progress: the revised contract's new codes are not all produced yet; strict, so this fails (XPASS) the moment they are, and the mark must go")
 def test_the_mix_reaches_every_condition_and_red_flag(mix):
     vocabulary = resources.vocabulary()
     conditions = collections.Counter(c.code for _, r in mix for c in r.conditions)
