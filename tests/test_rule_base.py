@@ -45,11 +45,14 @@ def test_every_contract_code_is_produced_by_some_rule(kb_of):
     for profile in PROFILES:
         kb = kb_of(profile)
         made |= {(c.kind, c.data.get("code")) for rule in kb.rules for c in rule.then}
-        made |= {("recommend", code) for code in kb.policy.codes_made()["recommendations"]}  # added by the policies
+        by_policy = kb.policy.codes_made()  # what the result-level policies add
+        made |= {("recommend", code) for code in by_policy["recommendations"]}
+        made |= {("warn", code) for code in by_policy["warnings"]}
     missing = [code for code in vocab["conditions"] if ("condition", code) not in made]
     missing += [code for code in vocab["red_flags"] if ("red_flag", code) not in made]
     missing += [code for code in vocab["recommendations"] if ("recommend", code) not in made]
     missing += [code for code in vocab["do_not"] if ("advise_against", code) not in made]
+    missing += [code for code in vocab["warnings"] if ("warn", code) not in made]
     assert missing == []
 
 
