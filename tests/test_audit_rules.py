@@ -14,6 +14,7 @@ from cdss.audit import run as audit
 from cdss.io import cases
 from cdss.engine import policies
 from cdss.audit.checks import AuditContext
+from cdss.audit.logic import questions
 from cdss.kb.loader import load
 from cdss.engine import evaluator_for
 from cdss.model import Case
@@ -263,7 +264,7 @@ def test_every_witness_the_reasoning_builds_fires_its_rule_in_the_engine(shipped
     ctx: AuditContext = shipped.context
     evaluator = evaluator_for(ctx.kb)
     for i, rule in enumerate(ctx.rules):
-        model = ctx.logic.solve(ctx.logic.fire(i))
+        model = questions.solve(ctx.logic, ctx.logic.fire(i))
         data = model.case(f"witness-{i}")
         cases.validate(data, rule.id)
         fired = evaluator.run(Case(data["id"], data)).fired

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cdss import resources
 from cdss.audit.findings import Finding, Place
+from cdss.audit.logic import questions
 from cdss.audit.logic.formulas import RuleLogic
 from cdss.kb.conditions import Node
 from cdss.kb.rules import KnowledgeBase, Rule
@@ -40,7 +41,7 @@ class AuditContext:
 
     def solve(self, *roots, prefer=()):
         self.queries += 1
-        return self.logic.solve(*roots, prefer=prefer)
+        return questions.solve(self.logic, *roots, prefer=prefer)
 
     def fire(self, rule) -> int:
         return self.logic.fire(self.index[rule.id])

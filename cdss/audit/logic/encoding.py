@@ -9,14 +9,10 @@ from __future__ import annotations
 import copy
 import itertools
 import math
-from typing import TYPE_CHECKING
-
+from cdss.audit.logic.formulas import RuleLogic
 from cdss.audit.logic.solver import Solver
 from cdss.audit.logic.witnesses import build_case
 from cdss.kb.conditions import FieldTest
-
-if TYPE_CHECKING:
-    from cdss.audit.logic.formulas import RuleLogic
 
 
 # The contract's contradictions between two fields: a list that must be empty when a boolean is false

@@ -5,7 +5,7 @@ lies in (regions are cut at every threshold any rule uses, so each test is true 
 region), which enum value or list item is present, which treatment trials exist. A derived fact, a
 condition at a status or a red flag at an urgency is a named definition: true exactly when one of the
 rules concluding it fires. That is how the engine's stratified fixpoint behaves, so a question such as
-"can one case make rule A fire and not rule B?" is a satisfiability question: `encoding` turns only the
+"can one case make rule A fire and not rule B?" is a satisfiability question (`questions.solve`): `encoding` turns only the
 rules and fields the question touches into clauses, `solver` answers, and `witnesses` turns an answer
 into a case. Chains are followed to the case fields at the bottom; the fields' regions are `regions`.
 
@@ -21,13 +21,11 @@ import itertools
 import math
 from typing import Iterable
 
-from cdss.audit.logic.encoding import Encoder, Model
 from cdss.audit.logic.regions import FieldSpace
 from cdss.kb.conditions import All, Any_, ConditionTest, Count, FactTest, FieldRef, FieldTest, Node, Not, RedFlagTest, Score, TrialTest, compare
 from cdss.kb.policy import TrialDefinition
 
 FALSE, TRUE = 0, 1
-MAX_WITNESS_RETRIES = 8  # new models sought when a model's opaque atoms cannot be met by any case
 MAX_SCORE_COMBINATIONS = 20000
 
 
@@ -233,33 +231,3 @@ class RuleLogic:
         regions = self.space.regions(test.path)
         return f.or_(f.var(("region", test.path, i)) for i, region in enumerate(regions)
                      if compare(test.op, region.value, test.operand))
-
-    # questions
-    def solve(self, *roots: int, prefer: Iterable[int] = ()) -> "Model | None":
-        """A model in which every root formula holds, or None when no case can make them all hold. The
-        solver tries the `prefer` formulas true first (a model where many of them hold answers more)."""
-        blocked: list[dict] = []  # assignments of opaque atoms that no case could realise
-        model = None
-        for _ in range(MAX_WITNESS_RETRIES + 1):
-            encoder = Encoder(self)
-            for root in roots:
-                encoder.solver.add_clause([encoder.lit(root)])
-            for node in prefer:
-                lit = encoder.lit(node)
-                encoder.solver.phase[abs(lit)] = 1 if lit > 0 else -1
-                encoder.solver.activity[abs(lit)] = 1.0
-            for assignment in blocked:
-                clause = [-encoder.inputs[key] if on else encoder.inputs[key]
-                          for key, on in assignment.items() if key in encoder.inputs]
-                if clause:
-                    encoder.solver.add_clause(clause)
-            found = encoder.solver.solve()
-            if found is None:
-                return model  # None, or the last model (whose case cannot be built) when retries ran out
-            model = Model(self, encoder, found)
-            if model.case() is not None:
-                return model
-            # Field-to-field comparisons and trial counts are opaque to the solver: it may pick regions no
-            # values can meet together (an ESR over 40 yet under half the age). Forbid that pick, try again.
-            blocked.append(model.opaque_assignment())
-        return model

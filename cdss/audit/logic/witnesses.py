@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from cdss.audit.logic.formulas import RuleLogic
+from cdss.audit.logic.regions import Region
 from cdss.kb.conditions import MISSING, Facts, FieldRef, FieldTest, TrialTest, lookup
-
-if TYPE_CHECKING:
-    from cdss.audit.logic.formulas import RuleLogic
-    from cdss.audit.logic.regions import Region
 
 
 def _set(data: dict, path: str, value) -> None:
