@@ -23,14 +23,18 @@ if os.environ.get("CI"):
 def pytest_configure(config):
     """The rule loader keeps markers of validated rule files in ~/.cache/cdss by default: the tests keep
     theirs in a temporary folder of their own (inherited by the cdss processes they start), removed when
-    the session ends."""
-    config.cdss_cache = tempfile.mkdtemp(prefix="cdss-test-cache-")
+    the session ends. Parallel workers (pytest-xdist) share the folder their controller made."""
+    inherited = os.environ.get("CDSS_TEST_CACHE") if os.environ.get("PYTEST_XDIST_WORKER") else None
+    config.cdss_cache_owned = inherited is None
+    config.cdss_cache = inherited or tempfile.mkdtemp(prefix="cdss-test-cache-")
     config.cdss_cache_before = os.environ.get("CDSS_CACHE")
-    os.environ["CDSS_CACHE"] = config.cdss_cache
+    os.environ["CDSS_CACHE"] = os.environ["CDSS_TEST_CACHE"] = config.cdss_cache
 
 
 def pytest_unconfigure(config):
-    shutil.rmtree(config.cdss_cache, ignore_errors=True)
+    if config.cdss_cache_owned:
+        shutil.rmtree(config.cdss_cache, ignore_errors=True)
+    os.environ.pop("CDSS_TEST_CACHE", None)
     if config.cdss_cache_before is None:
         os.environ.pop("CDSS_CACHE", None)
     else:

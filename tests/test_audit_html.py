@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from cdss.audit import run as audit
 from cdss.audit.report import html as audit_html
 from cdss.cli import main
+from tests.helpers import rulekit
 from tests.helpers.paths import CASES
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -112,10 +113,16 @@ def test_screenshot(page, tmp_path):
 
 
 def test_cli_writes_the_page_for_both_commands(tmp_path):
+    # a small rule folder: the shipped rule base's page is the `page` fixture's (its audit takes ~40 s)
+    rules = rulekit.folder(tmp_path, [rulekit.rule("t.adult", {"field": "patient.age_years", "gte": 18},
+                                                   [{"assert": "t.adult"}]),
+                                      rulekit.rule("t.knee", {"all": [{"fact": "t.adult"},
+                                                                      {"field": "pain.knee", "eq": "left"}]},
+                                                   [{"warn": {"code": "t_knee", "en": "left knee", "nl": "linkerknie"}}])])
     runner = CliRunner()
     target = tmp_path / "rules.html"
-    done = runner.invoke(main, ["audit", "rules", "--html", str(target), "--format", "json"])
-    assert done.exit_code == 0, done.output
+    done = runner.invoke(main, ["audit", "rules", "--rules", str(rules), "--html", str(target), "--format", "json"])
+    assert done.exit_code == 1, done.output  # the two rules have no cases (errors): the page is written all the same
     json.loads(done.stdout)  # standard output stays pure JSON; the note goes to standard error
     text = target.read_text(encoding="utf-8")
     assert "cdss audit: rules" in text and 'id="heatmap"' in text and 'id="pathway-chart"' in text
