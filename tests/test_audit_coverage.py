@@ -18,6 +18,9 @@ from cdss import resources
 from cdss.cli import main
 from tests.helpers.paths import CASES, case_paths
 
+# The tests that read the shipped rule base's audit run on one parallel worker, which computes it once.
+pytestmark = pytest.mark.xdist_group("shipped-audit")
+
 R = rulekit.rule
 AUDIT_SCHEMA = jsonschema.Draft202012Validator(resources.schema("audit"))
 SUSPECT_KNEE = [{"condition": {"code": "knee_osteoarthritis", "status": "suspected"}}]
@@ -128,8 +131,8 @@ def test_fail_under_and_case_errors_set_the_exit_code(tmp_path):
 # -- the shipped cases ----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def shipped():
-    return audit.audit_coverage([str(CASES)], fail_under=100)
+def shipped(shipped_coverage_audit):
+    return shipped_coverage_audit
 
 
 def test_coverage_of_the_shipped_cases(shipped):

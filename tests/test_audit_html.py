@@ -22,6 +22,9 @@ from cdss.cli import main
 from tests.helpers import rulekit
 from tests.helpers.paths import CASES
 
+# The tests that read the shipped rule base's audit run on one parallel worker, which computes it once.
+pytestmark = pytest.mark.xdist_group("shipped-audit")
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -48,8 +51,8 @@ PROBE = """<script>
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
-    report = audit.audit_coverage([str(CASES)])
+def page(tmp_path_factory, shipped_coverage_audit):
+    report = shipped_coverage_audit
     path = tmp_path_factory.mktemp("audit") / "audit.html"
     audit_html.write(report, path)
     return report, path

@@ -1,7 +1,7 @@
 """Both engines, byte for byte: durable-rules (the reference) and the direct engine give the same result
 JSON on every shipped case, on synthetic cases, and on scaled rule bases (bench/scaled_rules.py).
 
-The slow tier runs CDSS_AGREE_CASES synthetic cases (10,000 by default, so that CI stays within its time;
+The slow tier runs CDSS_AGREE_CASES synthetic cases (5,000 by default, so that CI stays within its time;
 `CDSS_AGREE_CASES=100000 pytest tests/test_engines_agree.py -k many -n 0` is the issue's full run, about ten
 minutes of one core) and a 10x rule base with firing and dormant copies; the quick tier a few hundred cases.
 `Result.engine` names the engine and is not part of the JSON."""
@@ -62,7 +62,7 @@ def scaled_10x(tmp_path_factory):
     return load_knowledge(folder)
 
 
-AGREE_CASES = int(os.environ.get("CDSS_AGREE_CASES", "10000"))
+AGREE_CASES = int(os.environ.get("CDSS_AGREE_CASES", "5000"))
 
 
 @pytest.mark.slow
@@ -81,18 +81,18 @@ def _rss_kib() -> int:
 def test_a_10x_rule_base_builds_and_both_engines_agree_with_no_error_and_no_leak(scaled_10x):
     """Over 2,000 rules, half of the copies firing and half dormant: durable-rules builds it, evaluates
     every case without an error record, agrees with the direct engine byte for byte, and its memory
-    does not grow from one thousand cases to the next."""
-    count, problems = _disagreements(scaled_10x, synth.generate(1000, seed=5))
-    assert count == 1000 and not problems, "\n".join(problems)
+    does not grow from five hundred cases to the next (each case here costs ~10x a shipped one)."""
+    count, problems = _disagreements(scaled_10x, synth.generate(300, seed=5))
+    assert count == 300 and not problems, "\n".join(problems)
     evaluator = Evaluator(scaled_10x)
-    stream = [_case(data) for data in synth.generate(2000, seed=6)]
+    stream = [_case(data) for data in synth.generate(1000, seed=6)]
     fired = set()
-    for case in stream[:1000]:
+    for case in stream[:500]:
         fired |= {entry.rule for entry in evaluator.evaluate(case).trace}
     before = _rss_kib()
-    for case in stream[1000:]:
+    for case in stream[500:]:
         evaluator.evaluate(case)
-    assert _rss_kib() - before < 4096, "durable-rules' memory grew over 1,000 cases"
+    assert _rss_kib() - before < 4096, "durable-rules' memory grew over 500 cases"
     assert evaluator.abandoned_hosts == 0
     # The firing copies fire (their renamed rules chain as the originals do); the dormant ones never do.
     assert any("_x1." in rule for rule in fired)

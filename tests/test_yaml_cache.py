@@ -62,7 +62,8 @@ def test_an_edited_rule_file_is_read_again(rules, tmp_path):
     loader.load(rules)
     path = rules / "osteoarthritis.yaml"
     text = path.read_text()
-    rule = next(r for r in loader.load(rules).rules if r.file == str(path))
+    # a rule whose rationale is written on one line (a folded one is not a substring of the file)
+    rule = next(r for r in loader.load(rules).rules if r.file == str(path) and r.rationale.en in text)
     edited = text.replace(rule.rationale.en, rule.rationale.en + " Edited.", 1)
     assert edited != text
     path.write_text(edited)
