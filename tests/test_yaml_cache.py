@@ -143,3 +143,18 @@ def test_data_that_json_would_change_is_not_cached(tmp_path):
     assert cache.get(raw) is None
     cache.put(raw, {"rules": {"1": "one"}}, node)
     assert cache.get(raw)[0] == {"rules": {"1": "one"}}
+
+
+def test_without_the_readers_source_there_is_no_cache_but_a_load(rules, tmp_path, monkeypatch):
+    """An installation without the .py sources (only byte code) cannot name entries: it loads without them."""
+    from cdss.kb import yamlcache, yamlfile
+    monkeypatch.setattr(yamlfile, "__file__", str(tmp_path / "gone.py"))
+    yamlcache._reader_digest.cache_clear()
+    try:
+        monkeypatch.setenv("CDSS_CACHE", "off")
+        fresh = loader.load(rules)
+        monkeypatch.setenv("CDSS_CACHE", str(tmp_path / "cache"))
+        assert _summary(loader.load(rules)) == _summary(fresh)
+        assert _entries(tmp_path / "cache") == []
+    finally:
+        yamlcache._reader_digest.cache_clear()

@@ -171,10 +171,10 @@ class Cache:
     def get(self, raw: bytes):
         """(data, Lines) of a file's bytes, or None when there is no usable entry."""
         file_sha = hashlib.sha256(raw).hexdigest()
-        path = self._entry(file_sha)
-        if not _private(self.folder, True) or not _private(path, False):
-            return None
         try:
+            path = self._entry(file_sha)  # OSError: the reader's source cannot be read (no cache, then)
+            if not _private(self.folder, True) or not _private(path, False):
+                return None
             entry = json.loads(path.read_bytes())
             if (type(entry) is not dict or entry.get("format") != FORMAT or entry.get("sha256") != file_sha
                     or entry.get("reader") != _reader_digest() or "data" not in entry):
