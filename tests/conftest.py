@@ -59,8 +59,8 @@ def kb():
 @pytest.fixture(scope="session")
 def shipped_rules_audit():
     """`cdss audit rules` of the shipped rule base, run once per test session: its reasoning over every rule
-    takes tens of seconds, and several test files read the same report (they share the xdist group
-    "shipped-audit", so that one parallel worker computes it once)."""
+    takes tens of seconds, and several test files read the same report (each parallel worker computes it
+    at most once)."""
     from cdss import audit
     return audit.audit_rules()
 
@@ -68,7 +68,7 @@ def shipped_rules_audit():
 @pytest.fixture(scope="session")
 def shipped_coverage_audit():
     """`cdss audit coverage cases/ --fail-under 100` of the shipped rules and cases, once per test session
-    (per parallel worker: the tests that read it share one xdist group, so one worker computes it)."""
+    (each parallel worker computes it at most once; the audit page, SARIF and coverage tests share it)."""
     from cdss import audit
     from tests.helpers.paths import CASES
     return audit.audit_coverage([str(CASES)], fail_under=100)

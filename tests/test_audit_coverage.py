@@ -18,9 +18,6 @@ from cdss import resources
 from cdss.cli import main
 from tests.helpers.paths import CASES, case_paths
 
-# The tests that read the shipped rule base's audit run on one parallel worker, which computes it once.
-pytestmark = pytest.mark.xdist_group("shipped-audit")
-
 R = rulekit.rule
 AUDIT_SCHEMA = jsonschema.Draft202012Validator(resources.schema("audit"))
 SUSPECT_KNEE = [{"condition": {"code": "knee_osteoarthritis", "status": "suspected"}}]

@@ -22,9 +22,6 @@ from cdss.cli import main
 from tests.helpers import rulekit
 from tests.helpers.paths import CASES
 
-# The tests that read the shipped rule base's audit run on one parallel worker, which computes it once.
-pytestmark = pytest.mark.xdist_group("shipped-audit")
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]

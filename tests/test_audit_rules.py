@@ -19,9 +19,6 @@ from cdss.kb.loader import load
 from cdss.engine import evaluator_for
 from cdss.model import Case
 
-# The tests that read the shipped rule base's audit run on one parallel worker, which computes it once.
-pytestmark = pytest.mark.xdist_group("shipped-audit")
-
 R = rulekit.rule
 ADULT = R("t.adult", {"field": "patient.age_years", "gte": 16}, [{"assert": "t.adult"}])
 

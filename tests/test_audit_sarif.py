@@ -7,15 +7,11 @@ import json
 from pathlib import Path
 
 import jsonschema
-import pytest
 from click.testing import CliRunner
 
 from cdss.audit.report import sarif
 from cdss.cli import main
 from tests.helpers.rulekit import folder, rule
-
-# The tests that read the shipped rule base's audit run on one parallel worker, which computes it once.
-pytestmark = pytest.mark.xdist_group("shipped-audit")
 
 SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 

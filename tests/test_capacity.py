@@ -134,7 +134,6 @@ def test_validate_and_rules_list_refuse_a_rule_base_that_cannot_build(tmp_path, 
     assert "Traceback" not in result.output
 
 
-@pytest.mark.xdist_group("shipped-audit")  # with the other readers of the shipped audit, on one worker
 def test_audit_rules_reports_each_rulesets_usage_and_fails_on_a_rule_base_that_cannot_build(
         tmp_path, monkeypatch, shipped_rules_audit):
     from cdss.audit.run import audit_rules
