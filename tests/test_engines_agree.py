@@ -2,7 +2,7 @@
 JSON on every shipped case, on synthetic cases, and on scaled rule bases (bench/scaled_rules.py).
 
 The slow tier runs CDSS_AGREE_CASES synthetic cases (5,000 by default, so that CI stays within its time;
-`CDSS_AGREE_CASES=100000 pytest tests/test_engines_agree.py -k many -n 0` is the issue's full run, about ten
+`CDSS_AGREE_CASES=100000 pytest tests/test_engines_agree.py -k many -n 0` is the issue's full run, over ten
 minutes of one core) and a 10x rule base with firing and dormant copies; the quick tier a few hundred cases.
 `Result.engine` names the engine and is not part of the JSON."""
 
