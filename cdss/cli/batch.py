@@ -43,7 +43,8 @@ def batch_command(paths, output, fmt, check, jobs, executor, scheduler, case_tim
     """Evaluate many cases: files, folders (recursively *.json and *.jsonl) and - (JSONL on stdin).
 
     One output line per input case, in input order, whatever the parallelism: a result or an error
-    record. Progress on stderr; the summary last (-q: neither; -v: also a PASS line for every case that
+    record. Progress on stderr; the summary last (-q: neither, only
+    the one line of counts, and of --check's verdict; -v: also a PASS line for every case that
     meets its `expected` under --check).
     """
     check_verbosity(quiet, verbose)
