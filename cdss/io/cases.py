@@ -11,13 +11,14 @@ import json
 import math
 from difflib import get_close_matches
 from pathlib import Path
-from typing import Any
-
-import jsonschema
+from typing import TYPE_CHECKING, Any
 
 from cdss import resources
 from cdss.errors import CaseError
 from cdss.model import Case
+
+if TYPE_CHECKING:
+    import jsonschema
 
 MAX_CASE_BYTES = 1024 * 1024
 JSON_TYPES = {dict: "an object", list: "a list", str: "a string", bool: "true/false", int: "a number",
@@ -31,14 +32,27 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 @functools.cache
 def _fast_check():
-    """fastjsonschema compiles the case schema to Python: ~13x faster than jsonschema on a valid case,
+    """The generated check (cdss/io/casecheck.py) while it matches the case schema in use, else compiled now.
+
+    fastjsonschema compiles the case schema to Python: ~13x faster than jsonschema on a valid case,
     which is every case of a healthy batch. It implements draft-07, which covers every keyword the case
     schema uses with the same meaning; tests/test_schemas.py checks that both validators agree. jsonschema
     (2020-12) stays the authority: it decides and explains every case the fast check refuses."""
+    shipped = _shipped_check()
+    if shipped is not None:
+        return shipped
     import fastjsonschema
 
     schema = dict(resources.schema("case"), **{"$schema": "http://json-schema.org/draft-07/schema#"})
     return fastjsonschema.compile(schema), fastjsonschema.JsonSchemaException
+
+
+@functools.cache
+def _shipped_check():
+    """The generated check while it matches the case schema in use, else None (never compiled now)."""
+    from cdss.io import casecheck
+
+    return casecheck.shipped()
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict:
@@ -149,23 +163,28 @@ def _explain(error: jsonschema.ValidationError) -> tuple[str, str]:
 
 
 class Validator:
-    """Checks decoded cases against the case contract. `fast=True` tries the compiled fastjsonschema check
-    first: worth its ~70 ms compile over many cases (a batch worker, the audit's corpus), not for one
-    `cdss evaluate`. Either way jsonschema (2020-12) decides and explains every case the fast check
-    refuses, so both give the same verdict and the same message."""
+    """Checks decoded cases against the case contract, with the fastjsonschema check first when it costs
+    nothing to get (generated ahead of time: cdss/io/casecheck.py), or with `fast=True` even when it must
+    be compiled now: worth its ~70 ms compile over many cases (a batch worker, the audit's corpus), not for
+    one `cdss evaluate`. Either way jsonschema (2020-12) decides and explains every case the fast check
+    refuses, so both give the same verdict and the same message; it is imported only then (its import was
+    ~0.3 G instructions of a cold `cdss evaluate`)."""
 
     def __init__(self, fast: bool = False):
-        self._fast = _fast_check() if fast else None
+        self._fast = _fast_check() if fast else None  # else the generated check, looked up on first use
 
     def validate(self, data: dict, source: str) -> None:
-        if self._fast is not None:
-            check, refused = self._fast
+        fast = self._fast if self._fast is not None else _shipped_check()
+        if fast is not None:
+            check, refused = fast
             try:
                 check(data)
                 return
             except refused:
                 pass
-        error = jsonschema.exceptions.best_match(_validator().iter_errors(data), key=_relevance)
+        from jsonschema.exceptions import best_match  # only for a case the fast check refused (see above)
+
+        error = best_match(_validator().iter_errors(data), key=_relevance)
         if error is not None:
             pointer, message = _explain(error)
             raise CaseError(source, pointer, message)
@@ -186,7 +205,9 @@ def validate(data: dict, source: str) -> None:
 def _relevance(error):
     # Unknown fields first (best_match takes the highest key): a misspelt field also makes a required one
     # "missing", and the misspelling is the error to show. Then best_match's own order.
-    return (error.validator == "additionalProperties",) + jsonschema.exceptions.relevance(error)
+    from jsonschema.exceptions import relevance
+
+    return (error.validator == "additionalProperties",) + relevance(error)
 
 
 def case_from_dict(data: dict, source: str, line: int | None = None) -> Case:

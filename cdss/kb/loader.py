@@ -13,8 +13,9 @@ import hashlib
 import os
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import attrs
-import jsonschema
 from attrs import define, field
 
 from cdss import resources
@@ -27,6 +28,9 @@ from cdss.kb.policy_check import policy_problems
 from cdss.kb.rules import KnowledgeBase, Rule, RuleEntry, UnknownField
 from cdss.kb.yamlfile import line_at, read_bounded, read_yaml
 from cdss.model import DEFAULT_PROFILE, PROFILES, KnowledgeBaseId, Text
+
+if TYPE_CHECKING:
+    import jsonschema
 
 MANIFEST = "knowledge_base.yaml"
 PHRASES = phrases_module.FILE  # the phrase catalogue: a data file of the folder, not a rule file
@@ -49,7 +53,11 @@ class _Collector:
 
 
 def _schema_error(file: str, data, root, validator) -> RuleFileError | None:
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    # jsonschema is imported where it checks: a rule base whose validation marker is set (every load after
+    # the first) never needs it, and its import was ~0.3 G instructions of a cold `cdss evaluate`.
+    from jsonschema.exceptions import best_match
+
+    error = best_match(validator.iter_errors(data))
     if error is None:
         return None
     parts = list(error.absolute_path)
@@ -302,7 +310,9 @@ def _read_rule_file(path: Path, raw: bytes, rules: list[Rule], seen: dict, probl
                 problem(RuleFileError(name, "a source or an English or Dutch text is missing", rule_id=rule_id,
                                       line=line, kind="text"))
             raw = patched
-            best = jsonschema.exceptions.best_match(rule_validator.iter_errors(raw))
+            from jsonschema.exceptions import best_match  # see _schema_error
+
+            best = best_match(rule_validator.iter_errors(raw))
             if best is not None:
                 parts = list(best.absolute_path)
                 message = best.message if len(best.message) < 200 else best.message[:200] + "..."

@@ -162,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if stale else 0
     for path in write_schemas():
         print(f"wrote {path}")
+        if path.endswith("case.schema.json"):  # its check generated ahead of time (cdss/io/casecheck.py)
+            print("  the shipped case schema? then also run `python -m cdss.io.casecheck`")
     return 0
 
 
