@@ -16,8 +16,6 @@ import os
 import re
 from pathlib import Path
 
-import yaml
-
 PACKAGE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(str(importlib.resources.files("cdss") / "data"))
 
@@ -50,10 +48,28 @@ def schema(name: str) -> dict:
 
 @functools.cache
 def vocabulary() -> dict:
-    """The contract's code lists (conditions, red flags, recommendations, do-nots). Read with libyaml's safe
-    loader when present: the pure-Python one took ~60 ms of every cold start."""
-    with open(VOCABULARY_FILE, encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    """The contract's code lists (conditions, red flags, recommendations, do-nots)."""
+    from cdss.kb.yamlcache import Cache, default_folder
+
+    folder = default_folder()
+    return read_vocabulary(VOCABULARY_FILE, Cache(folder) if folder is not None else None)
+
+
+def read_vocabulary(path: Path, cache=None) -> dict:
+    """A vocabulary file's data, read with libyaml's safe loader when present (the pure-Python one took
+    ~60 ms of every cold start); with a `cache` (cdss.kb.yamlcache.Cache), bytes read before are taken from
+    it as JSON, so that a warm start imports no PyYAML (~0.1 G instructions of a cold `cdss evaluate`)."""
+    raw = Path(path).read_bytes()
+    if cache is not None:
+        found = cache.get_data(raw, Path(__file__))
+        if found is not None:
+            return found
+    import yaml
+
+    data = yaml.load(raw.decode("utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    if cache is not None:
+        cache.put_data(raw, Path(__file__), data)
+    return data
 
 
 _DOLLAR = re.compile(r"(?<!\\)\$")  # an unescaped `$`

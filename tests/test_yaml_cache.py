@@ -158,3 +158,54 @@ def test_without_the_readers_source_there_is_no_cache_but_a_load(rules, tmp_path
         assert _entries(tmp_path / "cache") == []
     finally:
         yamlcache._reader_digest.cache_clear()
+
+
+def test_the_vocabulary_is_kept_as_json_and_a_changed_damaged_or_swapped_entry_is_not_used(tmp_path):
+    """resources.read_vocabulary with a cache: the second read gives the same data from the entry; an
+    edited vocabulary is read afresh; a damaged entry, or another file's entry put in its place, is ignored
+    (and written again)."""
+    cache = Cache(tmp_path / "cache")
+    path = tmp_path / "vocabulary.yaml"
+    shutil.copyfile(resources.VOCABULARY_FILE, path)
+    fresh = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+    assert resources.read_vocabulary(path, cache) == fresh
+    entries = sorted((tmp_path / "cache").glob("data-*.json"))
+    assert len(entries) == 1
+    assert resources.read_vocabulary(path, cache) == fresh  # from the entry
+    entry = json.loads(entries[0].read_text())
+    entry["data"]["conditions"] = {}
+    entries[0].write_text(json.dumps(entry))
+    assert resources.read_vocabulary(path, cache)["conditions"] == {}  # the entry is what is read ...
+    entries[0].write_text(entries[0].read_text()[:-40])  # ... damaged: ignored and written again
+    assert resources.read_vocabulary(path, cache) == fresh
+    assert json.loads(entries[0].read_text())["data"] == fresh
+    edited = path.read_text(encoding="utf-8").replace("\nconditions:\n", "\nunused_note: edited\nconditions:\n", 1)
+    path.write_text(edited, encoding="utf-8")
+    assert resources.read_vocabulary(path, cache)["unused_note"] == "edited"
+    import hashlib
+    edited_sha = hashlib.sha256(path.read_bytes()).hexdigest()[:40]
+    [mine] = (tmp_path / "cache").glob(f"data-{edited_sha}-*.json")
+    [other] = set((tmp_path / "cache").glob("data-*.json")) - {mine}
+    kept = mine.read_bytes()
+    mine.write_bytes(other.read_bytes())  # another file's entry under this one's name
+    assert resources.read_vocabulary(path, cache)["unused_note"] == "edited"
+    assert mine.read_bytes() == kept
+
+
+def test_a_warm_evaluate_imports_neither_pyyaml_nor_jsonschema(tmp_path):
+    """The cache holds every file a load reads (rule files, manifest, phrases, vocabulary), and the case
+    check is generated ahead of time: a second `cdss evaluate` needs neither library (their imports were
+    ~0.25 G of the ~1.4 G instructions of a cold evaluate)."""
+    import os
+    import subprocess
+    import sys
+    case = str(resources.HOME / "cases" / "osteoarthritis" / "oa-child-knee-pain.json")
+    probe = ("import sys; from cdss.cli import main; sys.argv = ['cdss', 'evaluate', sys.argv[1]]\n"
+             "try:\n    main()\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('yaml', 'jsonschema') if m in sys.modules), file=sys.stderr)")
+    env = dict(os.environ, CDSS_CACHE=str(tmp_path / "cache"))
+    runs = [subprocess.run([sys.executable, "-c", probe, case], capture_output=True, text=True, env=env,
+                           timeout=300) for _ in range(2)]
+    assert runs[0].stdout == runs[1].stdout and "Child under 16" in runs[1].stdout
+    assert runs[0].stderr.splitlines()[-1] == "['jsonschema', 'yaml']"  # the first run reads and validates
+    assert runs[1].stderr.splitlines()[-1] == "[]"

@@ -391,12 +391,9 @@ def _with_placeholder_texts(raw: dict) -> dict:
 
 
 def _cache_folder() -> Path | None:
-    """Where the loader keeps what spares work on the next load: CDSS_CACHE, else the user's cache folder;
-    None for CDSS_CACHE=off."""
-    where = os.environ.get("CDSS_CACHE", "")
-    if where == "off":
-        return None
-    return Path(where) if where else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cdss"
+    """Where the loader keeps what spares work on the next load (yamlcache.default_folder)."""
+    from cdss.kb.yamlcache import default_folder
+    return default_folder()
 
 
 def _yaml_cache():

@@ -7,7 +7,9 @@ folder the loader already keeps its validation markers in (CDSS_CACHE, `off` for
 
 Why it is safe:
 - An entry is named by the sha256 of the file's bytes, and by what decides how bytes become data: the cdss
-  version, the source of the YAML reader (cdss/kb/yamlfile.py) and of this module, and PyYAML's version.
+  version, the source of the YAML reader (cdss/kb/yamlfile.py, yamlparse.py) and of this module, and
+  PyYAML's (its package's `__init__.py`, which names its version, read without importing PyYAML: a warm
+  load never imports it).
   An edited file, another cdss or another reader never finds a stale entry. The entry repeats the file's
   hash inside, so a renamed or swapped entry is not used either.
 - Nothing in it is executed: it is read with `json.loads` and checked to have the expected shape; an entry
@@ -26,9 +28,8 @@ import json
 import os
 import stat
 import tempfile
+from importlib.util import find_spec
 from pathlib import Path
-
-import yaml
 
 FORMAT = 1
 
@@ -45,8 +46,10 @@ class Lines:
         self.children = children
 
 
-def lines_of(node: yaml.Node) -> Lines:
+def lines_of(node) -> Lines:
     """The Lines of a node tree that `read_yaml` accepted (no aliases, scalar keys)."""
+    import yaml  # a node tree exists: PyYAML is loaded already
+
     top = Lines(node.start_mark.line + 1)
     stack = [(node, top)]
     while stack:
@@ -138,13 +141,18 @@ def _plain(data) -> bool:
 @functools.cache
 def _reader_digest() -> str:
     """What decides how bytes become data: cdss's version, the YAML reader's and this module's source,
-    PyYAML's version and this cache's format."""
+    PyYAML's (its `__init__.py` names its version) and this cache's format. OSError when a source cannot
+    be read (then there is no cache)."""
     from cdss import __version__
     from cdss.kb import yamlfile
 
-    digest = hashlib.sha256(f"{FORMAT}\0{__version__}\0{yaml.__version__}\0".encode())
-    for module in (yamlfile.__file__, __file__):
-        digest.update(Path(module).read_bytes())
+    pyyaml = find_spec("yaml")
+    if pyyaml is None or not pyyaml.origin:
+        raise OSError("PyYAML's source cannot be found")
+    digest = hashlib.sha256(f"{FORMAT}\0{__version__}\0".encode())
+    for module in (yamlfile.__file__, str(Path(yamlfile.__file__).with_name("yamlparse.py")), __file__,
+                   pyyaml.origin):
+        digest.update(Path(module).read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -183,7 +191,7 @@ class Cache:
         except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None
 
-    def put(self, raw: bytes, data, node: yaml.Node) -> None:
+    def put(self, raw: bytes, data, node) -> None:
         """Keep a file's data and lines; quietly nothing when the data is not plain or the folder cannot
         be written (the next load reads the YAML again)."""
         if not _plain(data):
@@ -205,3 +213,62 @@ class Cache:
                 raise
         except (OSError, ValueError, RecursionError):
             return
+
+    # -- data read by another reader (the contract vocabulary, read with PyYAML's safe loader) ----------
+
+    def get_data(self, raw: bytes, reader: Path):
+        """The data `reader` (the source file of the code that reads these bytes) made of a file's bytes, or
+        None when there is no usable entry. Named and checked as the entries above, the reader's source
+        included, so that a changed file or reader never finds a stale entry."""
+        file_sha = hashlib.sha256(raw).hexdigest()
+        try:
+            key = _data_reader(reader)
+            path = self.folder / f"data-{file_sha[:40]}-{key[:24]}.json"
+            if not _private(self.folder, True) or not _private(path, False):
+                return None
+            entry = json.loads(path.read_bytes())
+            if (type(entry) is not dict or entry.get("format") != FORMAT or entry.get("sha256") != file_sha
+                    or entry.get("reader") != key or "data" not in entry):
+                return None
+            return entry["data"]
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
+            return None
+
+    def put_data(self, raw: bytes, reader: Path, data) -> None:
+        """Keep what `reader` made of a file's bytes; quietly nothing when it is not plain data or the folder
+        cannot be written."""
+        if not _plain(data):
+            return
+        file_sha = hashlib.sha256(raw).hexdigest()
+        try:
+            key = _data_reader(reader)
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not _private(self.folder, True):
+                return
+            body = json.dumps({"format": FORMAT, "sha256": file_sha, "reader": key, "data": data},
+                              ensure_ascii=False, allow_nan=False)
+            handle, temporary = tempfile.mkstemp(dir=self.folder, prefix=".data-", suffix=".tmp")
+            try:
+                with os.fdopen(handle, "w", encoding="utf-8") as out:
+                    out.write(body)
+                os.replace(temporary, self.folder / f"data-{file_sha[:40]}-{key[:24]}.json")
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+        except (OSError, ValueError, RecursionError):
+            return
+
+
+@functools.cache
+def _data_reader(reader: Path) -> str:
+    """The name of another reader's entries: this cache's own (cdss, PyYAML, format) and the reader's source."""
+    return hashlib.sha256(_reader_digest().encode() + b"\0" + Path(reader).read_bytes()).hexdigest()
+
+
+def default_folder() -> Path | None:
+    """Where cdss keeps what spares work on the next run: CDSS_CACHE, else the user's cache folder; None for
+    CDSS_CACHE=off."""
+    where = os.environ.get("CDSS_CACHE", "")
+    if where == "off":
+        return None
+    return Path(where) if where else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "cdss"
