@@ -10,6 +10,7 @@ result leaves one `policy.*` entry in the trace, so that nothing appears or disa
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 
 from attrs import define, evolve, field
@@ -52,7 +53,8 @@ class Draft:
     def warn(self, code: str, message: Text, for_, rule: str) -> None:
         found = self.warnings.get(code)
         if found is None:
-            self.warnings[code] = Warning(code, message, (rule,), tuple(sorted(set(for_))))
+            self.warnings[code] = Warning(code, message, (rule,), tuple(sorted(set(for_))),
+                                          label=labels.label("warnings", code))
         else:
             self.warnings[code] = evolve(found, rules=_union([found.rules, (rule,)]),
                                          for_=tuple(sorted(set(found.for_) | set(for_))))
@@ -71,14 +73,60 @@ class Draft:
         self.recommendations.append(rec)
 
 
-def _labelled(item, section: str):
-    """The item with its code's label (English and Dutch, from the vocabulary)."""
-    found = labels.label(section, item.code)
-    return item if found is None else evolve(item, label=found)
-
-
 def _union(groups) -> tuple:
     return tuple(dict.fromkeys(item for group in groups for item in group))
+
+
+class Prepared:
+    """What shaping a result needs that depends only on the knowledge base, worked out once per knowledge
+    base rather than once per case (`prepared(kb)`).
+
+    Most codes in a result come from one rule alone, and such an item is the same for every case that fires
+    that rule: a rule without placeholders (cdss.kb.placeholders) has the same rationale in every case. So
+    each conclusion of such a rule has its single-rule item made here, by the same merge function a case
+    uses (so the two cannot differ), labelled, and shared by every result in which that rule alone gives
+    the code (result items are frozen; a policy that changes one makes a new one). A code that several rules
+    give, or a rule whose texts hold placeholders, is merged per case as before."""
+
+    def __init__(self, kb: KnowledgeBase):
+        vocab, rank = resources.vocabulary(), kb.policy.urgency_rank
+        merge = {"red_flag": lambda entry: _merge_red_flags([entry], rank),
+                 "condition": lambda entry: _merge_conditions([entry], [], vocab),
+                 "recommend": lambda entry: _merge_recommendations([entry], rank),
+                 "advise_against": _merge_do_not_one,
+                 "warn": lambda entry: list(_merge_warnings([entry]).values())}
+        # id(conclusion) -> (rule, item); the rule is checked by identity, so that a conclusion met with
+        # another rule object (a rule with its placeholders filled, a rule base built by hand) is merged afresh
+        self.alone: dict[int, tuple] = {}
+        for rule in kb.rules:
+            if rule.placeholders:
+                continue
+            for conclusion in rule.then:
+                if conclusion.kind in merge:
+                    try:
+                        (item,) = merge[conclusion.kind]((rule, conclusion.data))
+                    except Exception:  # a conclusion the merge refuses: left to the case, which reports it
+                        continue
+                    self.alone[id(conclusion)] = (rule, item)
+
+    def item(self, rule, conclusion):
+        """The single-rule item of this rule's conclusion, or None when it must be merged per case."""
+        found = self.alone.get(id(conclusion))
+        return found[1] if found is not None and found[0] is rule else None
+
+
+_PREPARED: dict[int, tuple] = {}  # id(kb) -> (weak reference to the kb, Prepared)
+
+
+def prepared(kb: KnowledgeBase) -> Prepared:
+    """The knowledge base's Prepared, made on first use and dropped with the knowledge base."""
+    found = _PREPARED.get(id(kb))
+    if found is not None and found[0]() is kb:
+        return found[1]
+    table = Prepared(kb)
+    _PREPARED[id(kb)] = (weakref.ref(kb), table)
+    weakref.finalize(kb, _PREPARED.pop, id(kb), None)
+    return table
 
 
 def build_result(run, kb: KnowledgeBase, stratum_of: dict, engine: str = "durable") -> Result:
@@ -86,32 +134,56 @@ def build_result(run, kb: KnowledgeBase, stratum_of: dict, engine: str = "durabl
     policy = kb.policy
     rank = policy.urgency_rank
     order = kb.order_of
+    ready = prepared(kb)
     by_kind: dict[str, list] = defaultdict(list)
     conclusions = placeholders.filled(run.conclusions, getattr(run, "facts", None), getattr(kb, "phrases", None))
     for rule, conclusion in sorted(conclusions, key=lambda rc: rc[0].order):
-        by_kind[conclusion.kind].append((rule, conclusion.data))
+        by_kind[conclusion.kind].append((rule, conclusion))
     trace = [TraceEntry(rule_id, witnesses, asserted)
              for rule_id, (witnesses, asserted) in sorted(run.fired.items(),
                                                            key=lambda kv: (stratum_of[kv[0]], order[kv[0]]))]
+    classifications = [(rule, c.data) for rule, c in by_kind["classify"]]
+    classified = {data["code"] for _, data in classifications}
     d = Draft(policy=policy, case=run.case.data, facts=frozenset(run.facts.derived),
-              red_flags=_merge_red_flags(by_kind["red_flag"], rank),
-              conditions=_merge_conditions(by_kind["condition"], by_kind["classify"], vocab),
-              recommendations=_merge_recommendations(by_kind["recommend"], rank),
-              do_not=_merge_do_not(by_kind["advise_against"]), trace=trace)
-    d.warnings = _merge_warnings(by_kind["warn"])
+              red_flags=_merged(by_kind["red_flag"], ready, lambda items: _merge_red_flags(items, rank)),
+              conditions=_merged(by_kind["condition"], ready,
+                                 lambda items: _merge_conditions(items, classifications, vocab), classified),
+              recommendations=_merged(by_kind["recommend"], ready, lambda items: _merge_recommendations(items, rank)),
+              do_not=_merged(by_kind["advise_against"], ready, _merge_do_not), trace=trace)
+    d.warnings = {w.code: w for w in _merged(by_kind["warn"], ready,
+                                             lambda items: list(_merge_warnings(items).values()))}
     for step in PIPELINE:
         step(d)
     flag_codes = d.flag_codes
     return Result(
         case_id=run.case.id, knowledge_base=kb.identity,
-        red_flags=tuple(_labelled(f, "red_flags") for f in sorted(d.red_flags, key=lambda f: (rank[f.urgency], f.code))),
-        conditions=tuple(_labelled(c, "conditions")
-                         for c in sorted(d.conditions, key=lambda c: (-STATUS_RANK[c.status], c.code))),
-        recommendations=tuple(_labelled(r, "recommendations")
-                              for r in sorted(d.recommendations, key=lambda r: _act_order(r, flag_codes, rank))),
-        do_not=tuple(_labelled(item, "do_not") for item in sorted(d.do_not, key=lambda item: item.code)),
-        warnings=tuple(_labelled(d.warnings[code], "warnings") for code in sorted(d.warnings)),
+        red_flags=tuple(sorted(d.red_flags, key=lambda f: (rank[f.urgency], f.code))),
+        conditions=tuple(sorted(d.conditions, key=lambda c: (-STATUS_RANK[c.status], c.code))),
+        recommendations=tuple(sorted(d.recommendations, key=lambda r: _act_order(r, flag_codes, rank))),
+        do_not=tuple(sorted(d.do_not, key=lambda item: item.code)),
+        warnings=tuple(d.warnings[code] for code in sorted(d.warnings)),
         trace=tuple(d.trace), engine=engine)
+
+
+def _merged(pairs, ready: Prepared, merge, per_case=frozenset()) -> list:
+    """One item per code, in order of each code's first rule: a code that one rule alone gives takes that
+    rule's prepared item (unless its code is in `per_case`), the rest are merged by `merge` (a list of
+    (rule, data) in rule-base order -> items in the same order of codes)."""
+    groups: dict[str, list] = {}
+    for rule, conclusion in pairs:
+        groups.setdefault(conclusion.data["code"], []).append((rule, conclusion))
+    out, rest = [], []
+    for code, group in groups.items():
+        item = ready.item(*group[0]) if len(group) == 1 and code not in per_case else None
+        if item is None:
+            rest.extend((rule, conclusion.data) for rule, conclusion in group)
+            out.append(code)
+        else:
+            out.append(item)
+    if rest:
+        made = {item.code: item for item in merge(rest)}
+        out = [made[entry] if isinstance(entry, str) else entry for entry in out]
+    return out
 
 
 def _by_code(items) -> dict[str, list]:
@@ -149,7 +221,7 @@ def _merge_red_flags(items, rank: dict) -> list[RedFlag]:
         reasons = list(dict.fromkeys(r.rationale for r, _ in ordered))
         rationale = reasons[0] if len(reasons) == 1 else Text(" ".join(t.en for t in reasons), " ".join(t.nl for t in reasons))
         out.append(RedFlag(code, status, urgency, rationale, _union([(r.id,) for r, _ in entries]),
-                           _union(r.sources for r, _ in entries)))
+                           _union(r.sources for r, _ in entries), label=labels.label("red_flags", code)))
     return out
 
 
@@ -163,7 +235,8 @@ def _merge_conditions(items, classifications, vocab) -> list[Condition]:
             icd10 = lead[1].get("icd10") or vocab["conditions"][code]["default_icd10"]
         rules = _union([(r.id,) for r, _ in entries] + [(r.id,) for r, d in classifications if d["code"] == code])
         sources = _union([r.sources for r, _ in entries] + [r.sources for r, d in classifications if d["code"] == code])
-        out.append(Condition(code, status, icd10, lead[0].rationale, rules, sources))
+        out.append(Condition(code, status, icd10, lead[0].rationale, rules, sources,
+                             label=labels.label("conditions", code)))
     return out
 
 
@@ -180,15 +253,20 @@ def _merge_recommendations(items, rank: dict) -> list[Recommendation]:
             sources=_union(r.sources for r, _ in entries),
             step=min(d.get("step", 0) for _, d in entries),
             contributions=tuple(Contribution(r.id, tuple(d.get("for", ())), r.rationale, r.sources, d["urgency"])
-                                for r, d in ranked)))
+                                for r, d in ranked), label=labels.label("recommendations", code)))
     return out
 
 
 def _merge_do_not(items) -> list[DoNot]:
     return [DoNot(code, tuple(sorted(set(_union(d.get("for", ()) for _, d in entries)))), entries[0][0].rationale,
                   _union([(r.id,) for r, _ in entries]), _union(r.sources for r, _ in entries),
-                  tuple(Contribution(r.id, tuple(d.get("for", ())), r.rationale, r.sources) for r, d in entries))
+                  tuple(Contribution(r.id, tuple(d.get("for", ())), r.rationale, r.sources) for r, d in entries),
+                  label=labels.label("do_not", code))
             for code, entries in _by_code(items).items()]
+
+
+def _merge_do_not_one(entry) -> list[DoNot]:
+    return _merge_do_not([entry])
 
 
 def _merge_warnings(items) -> dict[str, Warning]:
@@ -198,7 +276,8 @@ def _merge_warnings(items) -> dict[str, Warning]:
         texts = list(dict.fromkeys((d["en"], d["nl"]) for _, d in entries))
         out[code] = Warning(code, Text(" ".join(en for en, _ in texts), " ".join(nl for _, nl in texts)),
                             _union([(r.id,) for r, _ in entries]),
-                            tuple(sorted({t for _, d in entries for t in d.get("for", ())})))
+                            tuple(sorted({t for _, d in entries for t in d.get("for", ())})),
+                            label=labels.label("warnings", code))
     return out
 
 
@@ -241,6 +320,8 @@ def study_already_done(d: Draft) -> None:
     """A study already in `imaging` is never recommended again, except a red flag's emergency study, which
     is recommended again unless it shows the flag's finding (cases have no dates)."""
     done = d.case.get("imaging", {})
+    if not any(rec.code in done for rec in d.recommendations):
+        return  # nothing recommended was done already (most cases): nothing to narrow
     again = {(s.flag, s.study): s.finding for s in d.policy.imaging.emergency_studies}
 
     def drop(rec, target):
@@ -259,8 +340,9 @@ def failed_trial_not_repeated(d: Draft) -> None:
     """A treatment whose trial failed, or is still running, for a condition's joint is not recommended
     again for that condition, unless it is never used up (rules/knowledge_base.yaml)."""
     trials = d.case.get("treatments", [])
-    if not trials:
-        return
+    tried = {t["code"] for t in trials}
+    if not any(rec.code in tried for rec in d.recommendations if rec.kind == "treatment"):
+        return  # no treatment recommended was tried: nothing to narrow
     policy, flags = d.policy, d.flag_codes
     matched = []
 
@@ -307,6 +389,8 @@ def red_flag_withholds_treatment(d: Draft) -> None:
     """pathways.md §0, Withholding: while an emergency flag stands only the red flags' own treatments
     remain; while an urgent one stands, other pathways keep only what the knowledge base lists (education,
     stay active), and stay active goes too under the flags that need rest until excluded."""
+    if not d.red_flags:
+        return  # nothing withholds without a flag
     w, flags = d.policy.withholding, {f.code: f for f in d.red_flags}
     pressing = [f for f in d.red_flags if f.urgency in w.keep]
     allowed = None
@@ -351,7 +435,8 @@ def urgent_flag_advice(d: Draft) -> None:
                                  urgency=flag.urgency, for_=(flag.code,), rationale=rationale,
                                  rules=("policy.urgent-flag-advice",), sources=w.sources, step=LAST_STEP,
                                  contributions=(Contribution("policy.urgent-flag-advice", (flag.code,), rationale,
-                                                             w.sources, flag.urgency),)))
+                                                             w.sources, flag.urgency),),
+                                 label=labels.label("recommendations", code)))
             added.append(f"recommend:{code}:{flag.urgency}:for:{flag.code}")
     d.note("urgent-flag-advice", matched, added)
 
@@ -407,7 +492,8 @@ def nsaid_safety_check(d: Draft) -> None:
                          for_=oral.for_, rationale=n.safety_check_rationale, rules=("policy.nsaid-safety-check",),
                          sources=n.sources, step=0,
                          contributions=(Contribution("policy.nsaid-safety-check", oral.for_, n.safety_check_rationale,
-                                                     n.sources, oral.urgency),)))
+                                                     n.sources, oral.urgency),),
+                         label=labels.label("recommendations", n.safety_check)))
     d.note("nsaid-safety-check", [Matched("fact", n.status_unknown_fact)],
            [f"recommend:{n.safety_check}:{oral.urgency}"])
 
@@ -483,7 +569,8 @@ def safety_net(d: Draft) -> None:
     d.add(Recommendation(code=net.recommend, kind=spec["kind"], category=spec.get("category"), urgency=net.urgency,
                          for_=(), rationale=net.rationale, rules=("policy.safety-net",), sources=net.sources,
                          step=LAST_STEP,
-                         contributions=(Contribution("policy.safety-net", (), net.rationale, net.sources, net.urgency),)))
+                         contributions=(Contribution("policy.safety-net", (), net.rationale, net.sources, net.urgency),),
+                         label=labels.label("recommendations", net.recommend)))
     d.note("safety-net", [], [f"warning:{net.warning}", f"recommend:{net.recommend}:{net.urgency}"])
 
 
