@@ -89,7 +89,7 @@ class TraceEntry:
     asserted: tuple[str, ...]
 
     def to_dict(self) -> dict:
-        return {"rule": self.rule, "matched": [m.to_dict() for m in self.matched], "asserted": list(self.asserted)}
+        return {"rule": self.rule, "matched": list(map(Matched.to_dict, self.matched)), "asserted": list(self.asserted)}
 
 
 @frozen
@@ -240,7 +240,7 @@ class Result:
             "recommendations": [r.to_dict(lang) for r in self.recommendations],
             "do_not": [d.to_dict(lang) for d in self.do_not],
             "warnings": [w.to_dict(lang) for w in self.warnings],
-            "trace": [t.to_dict() for t in self.trace],
+            "trace": list(map(TraceEntry.to_dict, self.trace)),
             "notice": DISCLAIMER["nl" if lang == "nl" else "en"],
         }
 

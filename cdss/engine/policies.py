@@ -108,6 +108,17 @@ class Prepared:
                     except Exception:  # a conclusion the merge refuses: left to the case, which reports it
                         continue
                     self.alone[id(conclusion)] = (rule, item)
+        self._order = kb.order_of
+        self._ranks: dict[int, tuple] = {}  # id(stratum_of) -> (stratum_of, rule id -> trace position)
+
+    def trace_rank(self, stratum_of: dict) -> dict:
+        """Rule id -> its place in the trace (by stratum, then rule-base order), for an engine's strata."""
+        found = self._ranks.get(id(stratum_of))
+        if found is None or found[0] is not stratum_of:
+            order = self._order
+            ranked = sorted(stratum_of, key=lambda rule_id: (stratum_of[rule_id], order.get(rule_id, 0)))
+            found = self._ranks[id(stratum_of)] = (stratum_of, {rule_id: i for i, rule_id in enumerate(ranked)})
+        return found[1]
 
     def item(self, rule, conclusion):
         """The single-rule item of this rule's conclusion, or None when it must be merged per case."""
@@ -133,15 +144,13 @@ def build_result(run, kb: KnowledgeBase, stratum_of: dict, engine: str = "durabl
     vocab = resources.vocabulary()
     policy = kb.policy
     rank = policy.urgency_rank
-    order = kb.order_of
     ready = prepared(kb)
     by_kind: dict[str, list] = defaultdict(list)
     conclusions = placeholders.filled(run.conclusions, getattr(run, "facts", None), getattr(kb, "phrases", None))
     for rule, conclusion in sorted(conclusions, key=lambda rc: rc[0].order):
         by_kind[conclusion.kind].append((rule, conclusion))
-    trace = [TraceEntry(rule_id, witnesses, asserted)
-             for rule_id, (witnesses, asserted) in sorted(run.fired.items(),
-                                                           key=lambda kv: (stratum_of[kv[0]], order[kv[0]]))]
+    fired = run.fired
+    trace = [TraceEntry(rule_id, *fired[rule_id]) for rule_id in sorted(fired, key=ready.trace_rank(stratum_of).__getitem__)]
     classifications = [(rule, c.data) for rule, c in by_kind["classify"]]
     classified = {data["code"] for _, data in classifications}
     d = Draft(policy=policy, case=run.case.data, facts=frozenset(run.facts.derived),

@@ -109,7 +109,7 @@ def fill_text(text: str, lang: str, when: Node, lookups: dict, facts: Facts, phr
 def filled(conclusions: list, facts: Facts, phrases: Phrases | None) -> list:
     """(rule, conclusion) pairs with every placeholder of the rules' rationales and warnings filled for
     this case; rules without placeholders are passed through untouched."""
-    if phrases is None:
+    if phrases is None or not any(getattr(rule, "placeholders", False) for rule, _ in conclusions):
         return conclusions
     out, done = [], {}
     for rule, conclusion in conclusions:
