@@ -1,6 +1,7 @@
-"""The engines check a rule's condition with `Node.holds`, which builds no witnesses for tests that fail;
-`Node.judge` (what `why-not` and a `not` use) builds both. The two must agree: on every rule of the shipped
-rule base, over the knowledge each shipped and synthetic case ends with, and per operator on awkward values."""
+"""The engines check a rule's condition with its checker (cdss/kb/checks.py), which must give exactly what
+`Node.holds` gives; `Node.holds` builds no witnesses for tests that fail, and `Node.judge` (what `why-not`
+and a `not` use) builds both. All three must agree: on every rule of the shipped rule base, over the
+knowledge each shipped and synthetic case starts and ends with, and per operator on awkward values."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pytest
 from cdss import load_knowledge
 from cdss.engine.direct import DirectEvaluator
 from cdss.io import cases
-from cdss.kb.conditions import COMPARE, MISSING, compare
+from cdss.kb.checks import WITNESS_MEMO, checker, refuter
+from cdss.kb.conditions import COMPARE, MISSING, All, Any_, ConditionTest, Count, FactTest, Facts, FieldTest, Not, compare
 from cdss.synth import generate as synth
 from tests.helpers.paths import case_paths
 
@@ -54,3 +56,79 @@ def test_each_operator_is_compare(op):
                 COMPARE[op](value, other)
             continue
         assert COMPARE[op](value, other) == expected, (op, value, other)
+
+
+def _same(got, expected):
+    """Equal witness lists whose values also have the same types (attrs' == takes 1 for True)."""
+    assert got == expected
+    if got is not None:
+        assert [type(m.value) for m in got] == [type(m.value) for m in expected]
+
+
+def test_each_rule_checker_is_holds(kb):
+    checkers = {rule.id: checker(rule.when) for rule in kb.rules}
+    held = 0
+    for run in _runs(kb):
+        start = Facts(case=run.case.data, trials=kb.policy.trials)  # before any rule fired
+        for facts in (start, run.facts):
+            for rule in kb.rules:
+                found = checkers[rule.id](facts)
+                _same(found, rule.when.holds(facts))
+                held += found is not None
+    assert held > 1000
+
+
+def test_each_node_refuter_is_judge_when_it_fails(kb):
+    nodes = {id(node): node for rule in kb.rules for node in rule.when.walk()}.values()
+    pairs = [(node, checker(node), refuter(node)) for node in nodes]
+    refuted = 0
+    for number, run in enumerate(_runs(kb)):
+        if number % 3:
+            continue  # every third run: all nodes of all rules, at the start and at the end
+        for facts in (Facts(case=run.case.data, trials=kb.policy.trials), run.facts):
+            for node, holds, refute in pairs:
+                ok, witnesses = node.judge(facts)
+                _same(holds(facts), witnesses if ok else None)
+                if not ok:
+                    _same(refute(facts), witnesses)
+                    refuted += 1
+    assert refuted > 1000 and any(isinstance(node, Not) for node, _, _ in pairs)
+
+
+def test_a_negation_and_a_condition_status_as_judge_gives_them():
+    confirmed = ConditionTest("hip_oa", ("suspected", "confirmed"))
+    nested = Not(All((FieldTest("age", "gte", 50), Any_((FactTest("f"), Not(confirmed))))))
+    for conditions in ({}, {"hip_oa": set()}, {"hip_oa": {"probable"}}, {"hip_oa": {"suspected"}},
+                       {"hip_oa": {"suspected", "confirmed"}}, {"hip_oa": {"confirmed", "probable"}}):
+        for case in ({"age": 60}, {"age": 40}, {}):
+            for derived in (set(), {"f"}):
+                facts = Facts(case=case, derived=derived, conditions=conditions)
+                for node in (confirmed, nested, nested.item):
+                    ok, witnesses = node.judge(facts)
+                    _same(checker(node)(facts), witnesses if ok else None)
+                    if not ok:
+                        _same(refuter(node)(facts), witnesses)
+
+
+def test_a_field_witness_is_reused_only_for_the_same_value_and_type():
+    hip, fact, age = FieldTest("pain.hip", "present"), FactTest("a"), FieldTest("age", "gte", 50)
+    check = checker(All((hip, Any_((fact, age)))))
+    for value in [1, True, 1.0, "1", [1], ("x",), None, 2, 1, True, 1.0]:
+        facts = Facts(case={"pain": {"hip": value}, "age": 60}, derived={"a"})
+        first, again = check(facts), check(facts)
+        _same(first, hip.holds(facts) + fact.holds(facts) + age.holds(facts))
+        assert first is not again  # a fresh list every call: a caller may extend it
+    many = checker(FieldTest("age", "present"))
+    for years in range(WITNESS_MEMO * 3):  # more values than it keeps: still right
+        facts = Facts(case={"age": years})
+        _same(many(facts), FieldTest("age", "present").holds(facts))
+
+
+def test_deep_paths_and_counts_read_the_case_as_holds_does():
+    deep = FieldTest("a.b.c", "eq", 2)
+    count = Count((deep, FieldTest("x", "absent"), FactTest("f")), at_least=2)
+    for case in ({"a": {"b": {"c": 2}}}, {"a": {"b": 2}}, {"a": 3, "x": 1}, {}, {"a": {"b": {"c": 2.0}}}):
+        for derived in (set(), {"f"}):
+            facts = Facts(case=case, derived=derived)
+            _same(checker(count)(facts), count.holds(facts))
+            _same(checker(deep)(facts), deep.holds(facts))

@@ -21,7 +21,7 @@ import heapq
 
 from cdss.engine import policies
 from cdss.engine.compiler import Program, compile_knowledge
-from cdss.engine.firing import CaseRun, fire
+from cdss.engine.firing import CaseRun, Firing
 from cdss.errors import EngineFault
 from cdss.kb.rules import KnowledgeBase
 from cdss.model import Case, Result
@@ -61,7 +61,7 @@ class DirectEvaluator:
         self.kb = kb
         self.program: Program = compile_knowledge(kb)
         self.stratum_of = {item.rule.id: item.stratum for item in self.program.compiled}
-        self._asserted = {item.rule.id: tuple(item.rule.describe_conclusions()) for item in self.program.compiled}
+        self._fire = Firing(item.rule for item in self.program.compiled)
         strata = self.program.strata
         self._stratum_number = {stratum: number for number, stratum in enumerate(strata)}
         # Per stratum: gate -> ((gates, rule index), ...), the variants whose rarest gate it is (looked at
@@ -140,7 +140,7 @@ class DirectEvaluator:
         return run
 
     def _run(self, run: CaseRun) -> None:
-        compiled, asserted = self.program.compiled, self._asserted
+        compiled, fire = self.program.compiled, self._fire
         case_gates = self._case_gates(run.case.data)
         derived: list[tuple] = []  # derived things asserted so far, as gates (repeats mark a new value)
         push, pop = heapq.heappush, heapq.heappop
@@ -151,8 +151,8 @@ class DirectEvaluator:
             pending = list(self._open[number])  # sorted: already a heap
             queued = set(pending)
             # As the stratum opens: every variant whose gates are all met already (its rarest one among them).
-            for gate in met:
-                for gates, index in first.get(gate, ()):
+            for gate in first.keys() & met:  # the smaller side is walked, in C
+                for gates, index in first[gate]:
                     if index not in queued and gates <= met:
                         queued.add(index)
                         push(pending, index)
@@ -160,7 +160,7 @@ class DirectEvaluator:
                 index = pop(pending)
                 queued.discard(index)
                 rule = compiled[index].rule
-                for conclusion in fire(run, rule, asserted[rule.id]) or ():
+                for conclusion in fire(run, rule) or ():
                     gate = conclusion.asserts
                     if gate is None:
                         continue

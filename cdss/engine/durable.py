@@ -29,7 +29,7 @@ from durable import engine as durable_engine
 
 from cdss.engine import policies
 from cdss.engine.compiler import Partition, Program, compile_knowledge
-from cdss.engine.firing import CaseRun, fire
+from cdss.engine.firing import CaseRun, Firing
 from cdss.errors import EngineFault, RuleFileError
 from cdss.kb.conditions import MISSING, lookup
 from cdss.kb.rules import Conclusion, KnowledgeBase, Rule
@@ -129,7 +129,7 @@ class Evaluator:
         self.kb = kb
         self.program: Program = compile_knowledge(kb)
         self.stratum_of = {item.rule.id: item.stratum for item in self.program.compiled}
-        self._asserted = {item.rule.id: tuple(item.rule.describe_conclusions()) for item in self.program.compiled}
+        self._firing = Firing(item.rule for item in self.program.compiled)
         # Every fact a conclusion can assert, as JSON after its id: encoding the facts was a tenth of a
         # case's time, and the same strings serve to retract them afterwards.
         self._derived = {id(c): made for item in self.program.compiled for c in item.rule.then
@@ -283,7 +283,7 @@ class Evaluator:
 
     def _fire(self, run: CaseRun, rule: Rule) -> list[Conclusion]:
         """A rule's action, as our loop dispatches it: fire it if its whole condition holds."""
-        return fire(run, rule, self._asserted[rule.id]) or []
+        return self._firing(run, rule) or []
 
     def _spread(self, new: list[Conclusion], step: _Pass, rulesets) -> None:
         """Assert what a rule newly derived into every ruleset of the stratum that tests it."""

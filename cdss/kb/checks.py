@@ -1,0 +1,184 @@
+"""A rule's condition made into one Python function per node, for the engines' hot path.
+
+An engine asks every rule it wakes whether its condition holds (`Node.holds`), ~45 times a case, and most
+of a direct-engine worker's time went to walking the condition tree: a method call per node, attribute
+look-ups on attrs instances, a path split into a loop, and a new `Matched` for every field test that held.
+`checker(node)` gives the same answer as `node.holds` (None, or the same witnesses in the same order) from
+closures made once per knowledge base: the tree's shape, operators and paths are fixed when the closure is
+made, and a field test's witness for a value it has seen before is reused (a `Matched` is immutable).
+A `not` holds with the why-not witnesses of what it negates (`Node.judge`'s), so each node also gets a
+refuter: the witnesses `judge` gives when the node does not hold, asked only then. Nodes that are rare on
+the hot path (a score, a trial, a field compared with another field) keep their own `holds` and `judge`. tests/test_checks.py holds every rule's checker to `holds` on every shipped and many
+synthetic cases, at every point of a run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from cdss.kb.conditions import (MISSING, STATUS_RANK, All, Any_, ConditionTest, Count, FactTest, FieldRef, FieldTest,
+                                 Node, Not, RedFlagTest, TrialTest, lookup)
+from cdss.model import Matched
+
+Checker = Callable[[Any], "list[Matched] | None"]
+# Witnesses a field test keeps for values it has seen (the same few values recur in every batch).
+WITNESS_MEMO = 64
+
+
+def checker(node: Node) -> Checker:
+    """A function of a case's `Facts` with the same answer as `node.holds`."""
+    if isinstance(node, FieldTest) and not isinstance(node.operand, FieldRef):
+        return _field(node)
+    if isinstance(node, FactTest):
+        return _fact(node)
+    if isinstance(node, All):
+        return _all(tuple(checker(item) for item in node.items))
+    if isinstance(node, Any_):
+        return _any(tuple(checker(item) for item in node.items))
+    if isinstance(node, Count):
+        return _count(node, tuple(checker(item) for item in node.items))
+    if isinstance(node, Not):
+        return _not(checker(node.item), refuter(node.item))
+    if isinstance(node, ConditionTest) and all(status in STATUS_RANK for status in node.statuses):
+        return _condition(node)
+    return node.holds
+
+
+def refuter(node: Node) -> Checker:
+    """A function of a case's `Facts` that gives, for a node that does not hold there, the witnesses
+    `node.judge` gives (what keeps it from holding). Only called on a node known not to hold."""
+    if isinstance(node, FieldTest):
+        read, witness = _reader(node.parts), node._witness
+        return lambda facts: [witness(read(facts.case))]
+    if isinstance(node, (FactTest, ConditionTest, RedFlagTest, TrialTest)):
+        return node._why_not  # a fixed "absent" witness
+    if isinstance(node, All):
+        pairs = tuple((checker(item), refuter(item)) for item in node.items)
+
+        def first_failing(facts) -> list[Matched]:
+            for holds, refute in pairs:  # judge stops at the first item that fails and says why
+                if holds(facts) is None:
+                    return refute(facts)
+            raise AssertionError("refuter asked of a condition that holds")
+        return first_failing
+    if isinstance(node, Any_):
+        refutes = tuple(refuter(item) for item in node.items)
+
+        def every_item(facts) -> list[Matched]:
+            missed: list[Matched] = []
+            for refute in refutes:  # none holds: judge reports why each fails
+                missed += refute(facts)
+            return missed
+        return every_item
+    if isinstance(node, Not):
+        return checker(node.item)  # a `not` fails because what it negates holds: those witnesses
+    if isinstance(node, Count):
+        checks, witness = tuple(checker(item) for item in node.items), node.witness
+        return lambda facts: [witness(sum(1 for holds in checks if holds(facts) is not None))]
+    return lambda facts: node.judge(facts)[1]
+
+
+def _reader(parts: tuple[str, ...]) -> Callable[[dict], Any]:
+    """`lookup(case, parts)`, unrolled for the usual one- and two-part paths (a case is a dict)."""
+    if len(parts) == 1:
+        (key,) = parts
+        return lambda case: case.get(key, MISSING)
+    if len(parts) == 2:
+        outer, inner = parts
+
+        def read(case: dict) -> Any:
+            node = case.get(outer, MISSING)
+            return node.get(inner, MISSING) if isinstance(node, dict) else MISSING
+        return read
+    return lambda case: lookup(case, parts)
+
+
+def _field(node: FieldTest) -> Checker:
+    read, compare, operand, witness = _reader(node.parts), node.compare, node.operand, node._witness
+    memo: dict = {}
+
+    def holds(facts) -> list[Matched] | None:
+        value = read(facts.case)
+        if not compare(value, operand):
+            return None
+        if value.__class__ in (str, int, bool, float) or value is MISSING:
+            key = (value.__class__, value)  # 1, 1.0 and True stay apart
+            found = memo.get(key)
+            if found is None:
+                found = witness(value)
+                if len(memo) < WITNESS_MEMO:
+                    memo[key] = found
+            return [found]
+        return [witness(value)]
+    return holds
+
+
+def _fact(node: FactTest) -> Checker:
+    name, found = node.name, Matched("fact", node.name)
+
+    def holds(facts) -> list[Matched] | None:
+        return [found] if name in facts.derived else None
+    return holds
+
+
+def _all(items: tuple[Checker, ...]) -> Checker:
+    def holds(facts) -> list[Matched] | None:
+        found: list[Matched] = []
+        for item in items:
+            got = item(facts)
+            if got is None:
+                return None
+            found += got
+        return found
+    return holds
+
+
+def _any(items: tuple[Checker, ...]) -> Checker:
+    def holds(facts) -> list[Matched] | None:
+        held: list[Matched] = []
+        ok = False
+        for item in items:
+            got = item(facts)
+            if got is not None:
+                ok = True
+                held += got
+        return held if ok else None
+    return holds
+
+
+def _count(node: Count, items: tuple[Checker, ...]) -> Checker:
+    at_least, at_most, witness = node.at_least, node.at_most, node.witness
+
+    def holds(facts) -> list[Matched] | None:
+        found: list[Matched] = []
+        hits = 0
+        for item in items:
+            got = item(facts)
+            if got is not None:
+                hits += 1
+                found += got
+        if hits < at_least or (at_most is not None and hits > at_most):
+            return None
+        return found + [witness(hits)]
+    return holds
+
+
+def _not(holds_inner: Checker, refute_inner: Checker) -> Checker:
+    def holds(facts) -> list[Matched] | None:
+        return None if holds_inner(facts) is not None else refute_inner(facts)
+    return holds
+
+
+def _condition(node: ConditionTest) -> Checker:
+    code = node.code
+    best_first = tuple((status, Matched("condition", code, status))
+                       for status in sorted(set(node.statuses), key=STATUS_RANK.__getitem__, reverse=True))
+
+    def holds(facts) -> list[Matched] | None:
+        have = facts.conditions.get(code)
+        if have:
+            for status, found in best_first:  # the highest-ranked status the case has
+                if status in have:
+                    return [found]
+        return None
+    return holds
