@@ -8,7 +8,7 @@ closures made once per knowledge base: the tree's shape, operators and paths are
 made, and a field test's witness for a value it has seen before is reused (a `Matched` is immutable).
 A `not` holds with the why-not witnesses of what it negates (`Node.judge`'s), so each node also gets a
 refuter: the witnesses `judge` gives when the node does not hold, asked only then. Nodes that are rare on
-the hot path (a score, a trial, a field compared with another field) keep their own `holds` and `judge`. tests/test_checks.py holds every rule's checker to `holds` on every shipped and many
+the hot path (a trial, a field compared with another field) keep their own `holds` and `judge`. tests/test_checks.py holds every rule's checker to `holds` on every shipped and many
 synthetic cases, at every point of a run.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from cdss.kb.conditions import (MISSING, STATUS_RANK, All, Any_, ConditionTest, Count, FactTest, FieldRef, FieldTest,
-                                 Node, Not, RedFlagTest, TrialTest, lookup)
+                                 Node, Not, RedFlagTest, Score, TrialTest, lookup)
 from cdss.model import Matched
 
 Checker = Callable[[Any], "list[Matched] | None"]
@@ -41,6 +41,13 @@ def checker(node: Node) -> Checker:
         return _not(checker(node.item), refuter(node.item))
     if isinstance(node, ConditionTest) and all(status in STATUS_RANK for status in node.statuses):
         return _condition(node)
+    if isinstance(node, Score):
+        tally = _tally(node)
+
+        def score_holds(facts) -> list[Matched] | None:
+            ok, found = tally(facts)
+            return found if ok else None
+        return score_holds
     return node.holds
 
 
@@ -48,7 +55,7 @@ def refuter(node: Node) -> Checker:
     """A function of a case's `Facts` that gives, for a node that does not hold there, the witnesses
     `node.judge` gives (what keeps it from holding). Only called on a node known not to hold."""
     if isinstance(node, FieldTest):
-        read, witness = _reader(node.parts), node._witness
+        read, witness = _reader(node.parts), _witnesser(node)
         return lambda facts: [witness(read(facts.case))]
     if isinstance(node, (FactTest, ConditionTest, RedFlagTest, TrialTest)):
         return node._why_not  # a fixed "absent" witness
@@ -75,6 +82,9 @@ def refuter(node: Node) -> Checker:
     if isinstance(node, Count):
         checks, witness = tuple(checker(item) for item in node.items), node.witness
         return lambda facts: [witness(sum(1 for holds in checks if holds(facts) is not None))]
+    if isinstance(node, Score):
+        tally = _tally(node)
+        return lambda facts: tally(facts)[1]
     return lambda facts: node.judge(facts)[1]
 
 
@@ -93,14 +103,12 @@ def _reader(parts: tuple[str, ...]) -> Callable[[dict], Any]:
     return lambda case: lookup(case, parts)
 
 
-def _field(node: FieldTest) -> Checker:
-    read, compare, operand, witness = _reader(node.parts), node.compare, node.operand, node._witness
+def _witnesser(node: FieldTest) -> Callable[[Any], Matched]:
+    """`node._witness`, reusing the witness of a scalar value it has seen (a `Matched` is immutable)."""
+    witness = node._witness
     memo: dict = {}
 
-    def holds(facts) -> list[Matched] | None:
-        value = read(facts.case)
-        if not compare(value, operand):
-            return None
+    def witnessed(value: Any) -> Matched:
         if value.__class__ in (str, int, bool, float) or value is MISSING:
             key = (value.__class__, value)  # 1, 1.0 and True stay apart
             found = memo.get(key)
@@ -108,8 +116,17 @@ def _field(node: FieldTest) -> Checker:
                 found = witness(value)
                 if len(memo) < WITNESS_MEMO:
                     memo[key] = found
-            return [found]
-        return [witness(value)]
+            return found
+        return witness(value)
+    return witnessed
+
+
+def _field(node: FieldTest) -> Checker:
+    read, compare, operand, witness = _reader(node.parts), node.compare, node.operand, _witnesser(node)
+
+    def holds(facts) -> list[Matched] | None:
+        value = read(facts.case)
+        return [witness(value)] if compare(value, operand) else None
     return holds
 
 
@@ -182,3 +199,27 @@ def _condition(node: ConditionTest) -> Checker:
                     return [found]
         return None
     return holds
+
+
+def _tally(node: Score) -> Callable[[Any], tuple[bool, list[Matched]]]:
+    """`node.judge`: each domain scores its best option that holds (0 when none does), witnessed by that
+    option's witnesses and the domain's score, then the total."""
+    domains = tuple((domain.name, tuple((points, checker(option)) for points, option in domain.options))
+                    for domain in node.domains)
+    at_least, at_most = node.at_least, node.at_most
+
+    def tally(facts) -> tuple[bool, list[Matched]]:
+        total, found = 0.0, []
+        for name, options in domains:
+            best, best_found = None, []
+            for points, holds in options:
+                got = holds(facts)
+                if got is not None and (best is None or points > best):
+                    best, best_found = points, got
+            best = 0.0 if best is None else best
+            total += best
+            found += best_found
+            found.append(Matched("score", name, best))
+        ok = not (total < at_least or (at_most is not None and total > at_most))
+        return ok, found + [Matched("score", "total", total)]
+    return tally
