@@ -12,7 +12,7 @@ import pytest
 from cdss import load_knowledge
 from cdss.engine.direct import DirectEvaluator
 from cdss.io import cases
-from cdss.kb.checks import WITNESS_MEMO, checker, refuter
+from cdss.kb.checks import WITNESS_MEMO, checker, judger
 from cdss.kb.conditions import (COMPARE, MISSING, All, Any_, ConditionTest, Count, FactTest, Facts, FieldTest, Not,
                                  Score, compare)
 from cdss.synth import generate as synth
@@ -79,21 +79,22 @@ def test_each_rule_checker_is_holds(kb):
     assert held > 1000
 
 
-def test_each_node_refuter_is_judge_when_it_fails(kb):
+def test_each_node_checker_and_judger_are_holds_and_judge(kb):
     nodes = {id(node): node for rule in kb.rules for node in rule.when.walk()}.values()
-    pairs = [(node, checker(node), refuter(node)) for node in nodes]
-    refuted = 0
+    pairs = [(node, checker(node), judger(node)) for node in nodes]
+    failed = 0
     for number, run in enumerate(_runs(kb)):
         if number % 3:
             continue  # every third run: all nodes of all rules, at the start and at the end
         for facts in (Facts(case=run.case.data, trials=kb.policy.trials), run.facts):
-            for node, holds, refute in pairs:
+            for node, holds, judge in pairs:
                 ok, witnesses = node.judge(facts)
                 _same(holds(facts), witnesses if ok else None)
-                if not ok:
-                    _same(refute(facts), witnesses)
-                    refuted += 1
-    assert refuted > 1000
+                got_ok, got = judge(facts)
+                assert got_ok == ok
+                _same(got, witnesses)
+                failed += not ok
+    assert failed > 1000
     assert {Not, Score, Count, ConditionTest} <= {type(node) for node, _, _ in pairs}  # each kind was checked
 
 
@@ -108,8 +109,8 @@ def test_a_negation_and_a_condition_status_as_judge_gives_them():
                 for node in (confirmed, nested, nested.item):
                     ok, witnesses = node.judge(facts)
                     _same(checker(node)(facts), witnesses if ok else None)
-                    if not ok:
-                        _same(refuter(node)(facts), witnesses)
+                    assert judger(node)(facts)[0] == ok
+                    _same(judger(node)(facts)[1], witnesses)
 
 
 def test_a_field_witness_is_reused_only_for_the_same_value_and_type():

@@ -8,6 +8,7 @@ from attrs import frozen
 
 from cdss import load_knowledge
 from cdss.errors import RuleFileError
+from cdss.kb.checks import checker
 from cdss.kb.conditions import All, Any_, Count, Facts, FieldTest, Node, Not
 from cdss.kb.loader import load
 from cdss.kb.parser import MAX_CONDITION_DEPTH
@@ -39,6 +40,20 @@ def test_each_level_judges_its_child_once(wrap):
     condition.holds(Facts(case={}))
     condition.why_not(Facts(case={}))
     assert len(calls) == 2  # once for holds, once for why_not: never 2 ** 60
+    checker(condition)(Facts(case={}))  # what the engines check: the same, once
+    assert len(calls) == 3
+
+
+def test_the_engines_checker_stays_linear_through_mixed_nesting():
+    """A `not` over an `all` over a `not`...: the engines' checker judges under each `not`; were it to ask
+    both whether a node holds and then why not, the calls would double at every level."""
+    calls: list = []
+    condition = Probe(calls)
+    for level in range(60):
+        condition = (Not, lambda n: All((n, FieldTest("age", "absent"))), lambda n: Any_((n,)))[level % 3](condition)
+    got = checker(condition)(Facts(case={}))
+    assert len(calls) == 1
+    assert got == condition.holds(Facts(case={}))
 
 
 def test_not_keeps_its_witnesses():

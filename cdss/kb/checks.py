@@ -6,8 +6,8 @@ look-ups on attrs instances, a path split into a loop, and a new `Matched` for e
 `checker(node)` gives the same answer as `node.holds` (None, or the same witnesses in the same order) from
 closures made once per knowledge base: the tree's shape, operators and paths are fixed when the closure is
 made, and a field test's witness for a value it has seen before is reused (a `Matched` is immutable).
-A `not` holds with the why-not witnesses of what it negates (`Node.judge`'s), so each node also gets a
-refuter: the witnesses `judge` gives when the node does not hold, asked only then. Nodes that are rare on
+A `not` holds with the why-not witnesses of what it negates, so under a `not` nodes are judged instead
+(`judger`: `Node.judge`'s answer, both ways, each child judged once so that nesting stays linear). Nodes that are rare on
 the hot path (a trial, a field compared with another field) keep their own `holds` and `judge`. tests/test_checks.py holds every rule's checker to `holds` on every shipped and many
 synthetic cases, at every point of a run.
 """
@@ -38,7 +38,7 @@ def checker(node: Node) -> Checker:
     if isinstance(node, Count):
         return _count(node, tuple(checker(item) for item in node.items))
     if isinstance(node, Not):
-        return _not(checker(node.item), refuter(node.item))
+        return _not(judger(node.item))
     if isinstance(node, ConditionTest) and all(status in STATUS_RANK for status in node.statuses):
         return _condition(node)
     if isinstance(node, Score):
@@ -51,41 +51,62 @@ def checker(node: Node) -> Checker:
     return node.holds
 
 
-def refuter(node: Node) -> Checker:
-    """A function of a case's `Facts` that gives, for a node that does not hold there, the witnesses
-    `node.judge` gives (what keeps it from holding). Only called on a node known not to hold."""
-    if isinstance(node, FieldTest):
-        read, witness = _reader(node.parts), _witnesser(node)
-        return lambda facts: [witness(read(facts.case))]
-    if isinstance(node, (FactTest, ConditionTest, RedFlagTest, TrialTest)):
-        return node._why_not  # a fixed "absent" witness
+def judger(node: Node) -> Callable[[Any], tuple[bool, list[Matched]]]:
+    """A function of a case's `Facts` with the same answer as `node.judge`: whether it holds, and its
+    witnesses either way. A `not` needs the why-not of what it negates. Each node judges each child once,
+    as `Node.judge` does, so a deeply nested condition stays linear in its size."""
+    if isinstance(node, FieldTest) and not isinstance(node.operand, FieldRef):
+        read, compare, operand, witness = _reader(node.parts), node.compare, node.operand, _witnesser(node)
+
+        def field_judge(facts) -> tuple[bool, list[Matched]]:
+            value = read(facts.case)  # the value witnesses both ways
+            return compare(value, operand), [witness(value)]
+        return field_judge
     if isinstance(node, All):
-        pairs = tuple((checker(item), refuter(item)) for item in node.items)
+        items = tuple(judger(item) for item in node.items)
 
-        def first_failing(facts) -> list[Matched]:
-            for holds, refute in pairs:  # judge stops at the first item that fails and says why
-                if holds(facts) is None:
-                    return refute(facts)
-            raise AssertionError("refuter asked of a condition that holds")
-        return first_failing
+        def all_judge(facts) -> tuple[bool, list[Matched]]:
+            found: list[Matched] = []
+            for item in items:
+                ok, got = item(facts)
+                if not ok:
+                    return False, got  # the first item that fails says why
+                found += got
+            return True, found
+        return all_judge
     if isinstance(node, Any_):
-        refutes = tuple(refuter(item) for item in node.items)
+        items = tuple(judger(item) for item in node.items)
 
-        def every_item(facts) -> list[Matched]:
+        def any_judge(facts) -> tuple[bool, list[Matched]]:
+            held: list[Matched] = []
             missed: list[Matched] = []
-            for refute in refutes:  # none holds: judge reports why each fails
-                missed += refute(facts)
-            return missed
-        return every_item
+            ok = False
+            for item in items:
+                hit, got = item(facts)
+                if hit:
+                    ok = True
+                    held += got
+                elif not ok:
+                    missed += got
+            return (True, held) if ok else (False, missed)
+        return any_judge
     if isinstance(node, Not):
-        return checker(node.item)  # a `not` fails because what it negates holds: those witnesses
-    if isinstance(node, Count):
-        checks, witness = tuple(checker(item) for item in node.items), node.witness
-        return lambda facts: [witness(sum(1 for holds in checks if holds(facts) is not None))]
+        inner = judger(node.item)
+
+        def not_judge(facts) -> tuple[bool, list[Matched]]:
+            ok, witnesses = inner(facts)
+            return not ok, witnesses
+        return not_judge
     if isinstance(node, Score):
-        tally = _tally(node)
-        return lambda facts: tally(facts)[1]
-    return lambda facts: node.judge(facts)[1]
+        return _tally(node)
+    if isinstance(node, (FactTest, ConditionTest)):
+        holds, why_not = checker(node), node._why_not
+
+        def judge(facts) -> tuple[bool, list[Matched]]:
+            found = holds(facts)
+            return (True, found) if found is not None else (False, why_not(facts))
+        return judge
+    return node.judge
 
 
 def _reader(parts: tuple[str, ...]) -> Callable[[dict], Any]:
@@ -180,9 +201,10 @@ def _count(node: Count, items: tuple[Checker, ...]) -> Checker:
     return holds
 
 
-def _not(holds_inner: Checker, refute_inner: Checker) -> Checker:
+def _not(judge_inner: Callable[[Any], tuple[bool, list[Matched]]]) -> Checker:
     def holds(facts) -> list[Matched] | None:
-        return None if holds_inner(facts) is not None else refute_inner(facts)
+        ok, witnesses = judge_inner(facts)  # a `not` holds with why what it negates does not
+        return None if ok else witnesses
     return holds
 
 
