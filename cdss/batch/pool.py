@@ -72,9 +72,13 @@ class Job:
     start: int
     items: list
     solo: bool = False
+    unsure_deaths: int = 0  # deaths of this item alone on a backend that cannot say which item killed
 
 
 # -- the window -------------------------------------------------------------------------------------
+
+UNSURE_DEATHS = 3  # deaths alone that blame an item when the backend cannot say which item killed its worker
+
 
 def ordered(items: Iterator, backend, chunk_size: int, window: int,
             fallback: Callable[[object, Failure], object]) -> Iterator[list]:
@@ -120,6 +124,13 @@ def _recover(job: Job, index: int | None, failure: Failure, backend, fallback) -
     if index is None:
         if len(job.items) == 1:
             index = 0
+            # A backend that cannot say which item a dead worker was on (dask: a worker's death fails every
+            # task assigned to it, running or queued) may report an innocent item alone: it is only blamed
+            # when its death alone repeats, as a deadly case's does.
+            if job.solo and failure.kind == "died" and job.unsure_deaths + 1 < UNSURE_DEATHS:
+                backend.submit(Job(job.task, job.start, job.items, solo=True, unsure_deaths=job.unsure_deaths + 1),
+                               urgent=True)
+                return
         else:  # which item killed it is unknown: each runs alone, and a death alone is its own
             for offset, item in reversed(list(enumerate(job.items))):
                 backend.submit(Job(job.task, job.start + offset, [item], solo=True), urgent=True)
