@@ -63,6 +63,12 @@ def _plugin_class():
     return RulesPlugin
 
 
+def _dead_worker(error) -> str | None:
+    """The address of the worker whose death failed a task (KilledWorker carries it); None if unknown."""
+    address = getattr(getattr(error, "last_worker", None), "address", None)
+    return address if isinstance(address, str) else None
+
+
 def _run_job(items: list, plugin: str) -> list:
     """A dask task: one chunk through this worker's BatchWorker."""
     from distributed import get_worker
@@ -95,6 +101,7 @@ class DaskBackend:
                       f"{uuid.uuid4().hex[:8]}"
         self._rules, self._options = rules, options
         self.futures: dict = {}  # future -> job
+        self.died_on: dict[str, int] = {}  # a dead worker's address -> how many of this run's tasks failed with it
         self.head = None  # the head-of-line task
         self.progress_at = time.monotonic()  # when a task last finished
         self.jobs = 1  # tasks the cluster runs at once (its threads), known once connected
@@ -127,14 +134,22 @@ class DaskBackend:
         events = []
         if done:
             self.progress_at = time.monotonic()
+        errors = {future: future.exception() for future in done if future.status == "error"}
+        for error in errors.values():  # how many of this run's tasks each dead worker took with it
+            address = _dead_worker(error)
+            if address is not None:
+                self.died_on[address] = self.died_on.get(address, 0) + 1
         for future in done:
             job = self.futures.pop(future)
             if future.status == "finished":
                 events.append((job, future.result(), None, None))
                 continue
-            error = future.exception() if future.status == "error" else None
+            error = errors.get(future)
             if future.status == "cancelled" or isinstance(error, self.deaths):
-                events.append((job, None, None, Failure("died", type(error).__name__ if error else "cancelled")))
+                address = _dead_worker(error)
+                alone = None if address is None else self.died_on[address] == 1
+                events.append((job, None, None,
+                               Failure("died", type(error).__name__ if error else "cancelled", alone=alone)))
             else:
                 raise CdssError(f"the dask cluster failed a task: {type(error).__name__}: {error}")
         if self.timeout:

@@ -45,6 +45,10 @@ class Failure:
 
     kind: str
     detail: str = ""
+    # For a death where the backend cannot say which item its worker was on (dask): whether the worker was
+    # running nothing else of this run (True), also other jobs (False: any of them may have killed it), or
+    # unknown (None).
+    alone: bool | None = None
 
 
 class WorkerStartError(CdssError):
@@ -72,12 +76,18 @@ class Job:
     start: int
     items: list
     solo: bool = False
-    unsure_deaths: int = 0  # deaths of this item alone on a backend that cannot say which item killed
+    # Deaths of this item run alone on a backend that cannot say which item killed its worker: all of them,
+    # and those where the worker had no other job of this run.
+    unsure_deaths: int = 0
+    lone_deaths: int = 0
 
 
 # -- the window -------------------------------------------------------------------------------------
 
-UNSURE_DEATHS = 3  # deaths alone that blame an item when the backend cannot say which item killed its worker
+# When the backend cannot say which item killed its worker, an item run alone is blamed after this many
+# deaths on a worker that ran nothing else of this run (or, failing that, after MAX_UNSURE_DEATHS deaths).
+UNSURE_DEATHS = 3
+MAX_UNSURE_DEATHS = 12
 
 
 def ordered(items: Iterator, backend, chunk_size: int, window: int,
@@ -126,11 +136,13 @@ def _recover(job: Job, index: int | None, failure: Failure, backend, fallback) -
             index = 0
             # A backend that cannot say which item a dead worker was on (dask: a worker's death fails every
             # task assigned to it, running or queued) may report an innocent item alone: it is only blamed
-            # when its death alone repeats, as a deadly case's does.
-            if job.solo and failure.kind == "died" and job.unsure_deaths + 1 < UNSURE_DEATHS:
-                backend.submit(Job(job.task, job.start, job.items, solo=True, unsure_deaths=job.unsure_deaths + 1),
-                               urgent=True)
-                return
+            # when its death repeats on a worker that had nothing else to run, as a deadly case's does.
+            if job.solo and failure.kind == "died":
+                deaths, lone = job.unsure_deaths + 1, job.lone_deaths + (failure.alone is not False)
+                if lone < UNSURE_DEATHS and deaths < MAX_UNSURE_DEATHS:
+                    backend.submit(Job(job.task, job.start, job.items, solo=True, unsure_deaths=deaths,
+                                       lone_deaths=lone), urgent=True)
+                    return
         else:  # which item killed it is unknown: each runs alone, and a death alone is its own
             for offset, item in reversed(list(enumerate(job.items))):
                 backend.submit(Job(job.task, job.start + offset, [item], solo=True), urgent=True)
