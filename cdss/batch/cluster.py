@@ -4,8 +4,10 @@ The rule files travel once to each worker inside a worker plugin, which builds t
 BatchWorker when the worker joins (so a worker the scheduler starts in place of a dead one is set up
 too) and deletes the rule files it wrote as soon as they are loaded. Chunks run as tasks. A worker death
 is recognised by the exception's type (KilledWorker, CommClosedError, FutureCancelledError), never by its
-text; which case killed it is unknown, so each case of that chunk runs again alone, and one that kills
-its worker alone becomes its error record.
+text; which case killed it is unknown, so each case of that chunk runs again alone. A worker's death fails
+every task assigned to it, queued ones too, so a case run alone that dies may be an innocent neighbour: the
+dead worker's address (in KilledWorker) tells whether it took other tasks of the run with it, and a case
+becomes its error record once it has killed a worker that ran nothing else three times (pool.UNSURE_DEATHS).
 
 Time limit: a cluster does not say when a task started, so the bound is on a stalled run: when no task
 anywhere has finished for `timeout` seconds per case of the chunk at the head of the window (the one the

@@ -143,7 +143,7 @@ def _recover(job: Job, index: int | None, failure: Failure, backend, fallback) -
                     backend.submit(Job(job.task, job.start, job.items, solo=True, unsure_deaths=deaths,
                                        lone_deaths=lone), urgent=True)
                     return
-        else:  # which item killed it is unknown: each runs alone, and a death alone is its own
+        else:  # which item killed it is unknown: each runs alone, and a repeated death alone is its own
             for offset, item in reversed(list(enumerate(job.items))):
                 backend.submit(Job(job.task, job.start + offset, [item], solo=True), urgent=True)
             return
