@@ -137,8 +137,8 @@ class DaskBackend:
         if done:
             self.progress_at = time.monotonic()
         errors = {future: future.exception() for future in done if future.status == "error"}
-        for error in errors.values():  # how many of this run's tasks each dead worker took with it
-            address = _dead_worker(error)
+        dead = {future: _dead_worker(error) for future, error in errors.items()}
+        for address in dead.values():  # how many of this run's tasks each dead worker took with it
             if address is not None:
                 self.died_on[address] = self.died_on.get(address, 0) + 1
         for future in done:
@@ -148,7 +148,7 @@ class DaskBackend:
                 continue
             error = errors.get(future)
             if future.status == "cancelled" or isinstance(error, self.deaths):
-                address = _dead_worker(error)
+                address = dead.get(future)
                 alone = None if address is None else self.died_on[address] == 1
                 events.append((job, None, None,
                                Failure("died", type(error).__name__ if error else "cancelled", alone=alone)))

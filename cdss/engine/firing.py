@@ -31,7 +31,6 @@ class Firing:
     all was ~5 % of its cold start. (Two threads may both make one; they make the same.)"""
 
     def __init__(self, rules):
-        rules = list(rules)
         self.asserted = {rule.id: tuple(rule.describe_conclusions()) for rule in rules}
         self.holds: dict = {}
 
@@ -42,13 +41,13 @@ class Firing:
         return fire(run, rule, self.asserted[rule.id], holds)
 
 
-def fire(run: CaseRun, rule: Rule, asserted: tuple[str, ...], holds=None) -> list[Conclusion] | None:
+def fire(run: CaseRun, rule: Rule, asserted: tuple[str, ...], holds) -> list[Conclusion] | None:
     """Fire `rule` if it has not fired and its condition holds: record its conclusions and trace entry.
     Returns the conclusions that were new to the case's knowledge (None when the rule did not fire).
     `holds` is the rule's condition as a checker (the same answer as `rule.when.holds`, faster)."""
     if rule.id in run.fired:
         return None  # a rule fires once per case, whichever pattern match woke it
-    witnesses = (holds or rule.when.holds)(run.facts)
+    witnesses = holds(run.facts)
     if witnesses is None:
         return None
     new = []

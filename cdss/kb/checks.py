@@ -7,9 +7,10 @@ look-ups on attrs instances, a path split into a loop, and a new `Matched` for e
 closures made once per knowledge base: the tree's shape, operators and paths are fixed when the closure is
 made, and a field test's witness for a value it has seen before is reused (a `Matched` is immutable).
 A `not` holds with the why-not witnesses of what it negates, so under a `not` nodes are judged instead
-(`judger`: `Node.judge`'s answer, both ways, each child judged once so that nesting stays linear). Nodes that are rare on
-the hot path (a trial, a field compared with another field) keep their own `holds` and `judge`. tests/test_checks.py holds every rule's checker to `holds` on every shipped and many
-synthetic cases, at every point of a run.
+(`judger`: `Node.judge`'s answer both ways, each child judged once, so that nesting stays linear). Nodes
+that are rare on the hot path (a trial, a field compared with another field) keep their own `holds` and
+`judge`. tests/test_condition_checks.py holds every rule's checker, and every node's checker and judger,
+to `holds` and `judge` over shipped and synthetic cases, at the start and the end of each run.
 """
 
 from __future__ import annotations
