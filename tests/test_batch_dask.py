@@ -95,6 +95,7 @@ def test_a_dask_worker_that_dies_mid_case_becomes_that_cases_error_record(tmp_pa
                                       silence_logs=50, local_directory=tmp_path / "dask") as local:
             result = CliRunner().invoke(main, ["batch", str(source), "-o", str(out), "--executor", "dask",
                                                "--scheduler", local.scheduler_address, "--chunk-size", "3"])
+    assert out.exists(), result.output[-2000:]
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r.get("case_id") for r in records] == [f"b{i:04d}" for i in range(8)]
     assert [r["status"] for r in records].count("error") == 1
@@ -131,6 +132,7 @@ def test_a_stuck_dask_case_times_out_and_an_exception_is_not_a_death(tmp_path, m
             result = CliRunner().invoke(main, ["batch", str(source), "-o", str(out), "--executor", "dask",
                                                "--scheduler", local.scheduler_address, "--chunk-size", "3",
                                                "--case-timeout", "3"])
+    assert out.exists(), result.output[-2000:]
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r.get("case_id") for r in records] == [f"b{i:04d}" for i in range(8)]
     assert [r["status"] for r in records] == ["ok"] * 3 + ["error", "ok", "error", "ok", "ok"], result.output
