@@ -144,3 +144,20 @@ def test_evaluate_loads_neither_audit_nor_synth(tmp_path):
     assert done.stdout.strip().splitlines()[-1] == "[]"
     listed = CliRunner().invoke(main, ["--help"]).output
     assert "audit" in listed and "synth" in listed
+
+
+def test_the_first_rule_base_a_process_loads_is_frozen_out_of_the_collectors_walks_and_only_the_first(tmp_path):
+    """load_rules builds the rule base with the cyclic collector off and then freezes it (gc.freeze): the
+    collector never walks its tens of thousands of objects again. Only once per process: a second load
+    (the tests, `cdss rules` comparing profiles) must not keep the garbage alive at that moment."""
+    probe = ("import gc, sys\n"
+             "from cdss.cli.options import load_rules\n"
+             "kb = load_rules(None)\n"
+             "first = gc.get_freeze_count()\n"
+             "other = load_rules(None, 'nhg')\n"
+             "print(first, gc.get_freeze_count(), gc.isenabled(), len(gc.get_objects()) > 10000)\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    first, second, enabled, walked = done.stdout.split()
+    assert int(first) > 20000  # the rule base and the compiled engine
+    assert second == first  # the second rule base is left to the collector
+    assert enabled == "True" and walked == "True"

@@ -15,7 +15,7 @@ from cdss import resources
 from cdss.engine.direct import DirectEvaluator
 from cdss.io import cases
 from cdss.kb import loader
-from cdss.kb.yamlcache import Cache, lines_of
+from cdss.kb.yamlcache import Cache, Lines, lines_of
 from cdss.kb.yamlfile import line_at, read_yaml
 from tests.helpers.paths import case_paths
 
@@ -132,6 +132,25 @@ def test_line_numbers_from_the_cache_are_the_yaml_ones(rules):
             elif isinstance(value, list):
                 stack += [(parts + [index], child) for index, child in enumerate(value)]
     assert checked > 10000
+
+
+def test_a_line_tree_damaged_below_its_top_gives_the_last_good_line_never_an_exception(rules):
+    """The line tree is walked only when a line is asked for (not checked whole when read): a node of
+    another shape deep in the user's own cache ends the walk at the line above it."""
+    path = rules / "osteoarthritis.yaml"
+    data, node = read_yaml(path)
+    good = lines_of(node)
+    first_rule = good.tree[1]["rules"][1][0]
+    where = ["rules", 0, "when"]
+    assert line_at(good, where) == line_at(node, where) > first_rule[0]
+    for damage in ("x", None, [1], [1, 2], ["1", {}], [1, {}, 3], 1.5):
+        damaged = json.loads(json.dumps(good.tree))
+        damaged[1]["rules"][1][0][1]["when"] = damage
+        lines = Lines(damaged)
+        assert line_at(lines, where) == first_rule[0], damage
+        assert line_at(lines, where + ["all", 0]) == first_rule[0], damage
+        assert line_at(lines, ["rules", 0, "title"]) == line_at(node, ["rules", 0, "title"])
+    assert line_at(Lines({"not": "a tree"}), ["rules"]) is None
 
 
 def test_data_that_json_would_change_is_not_cached(tmp_path):

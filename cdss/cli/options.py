@@ -140,6 +140,9 @@ ENGINE = click.option("--engine", type=click.Choice(["durable", "direct"]), defa
                            "evaluated without it (byte-identical results, faster).")
 
 
+_FROZEN: list = []  # whether load_rules froze the collector's objects in this process (once at most)
+
+
 def load_rules(rules_dir: Path | None, profile: str = "nice", engine: str = "durable"):
     """The knowledge base of a rule folder (the shipped one by default) for one guideline profile, compiled
     and built for `engine` (so a rule base that cannot build is refused here, with the rule that broke
@@ -151,6 +154,10 @@ def load_rules(rules_dir: Path | None, profile: str = "nice", engine: str = "dur
     from cdss.kb.loader import load
     # The rule base is tens of thousands of long-lived objects and no garbage: the cyclic collector,
     # triggered again and again while they are made, would only walk them (~4 % of a cold `cdss evaluate`).
+    # Frozen afterwards (gc.freeze), the collector never walks them again: left young, they were walked by
+    # the first collections after loading (another ~5 %) and by every full collection of a long run. The
+    # price: whatever garbage is alive then is kept (a few thousand objects of attrs' class building), so
+    # only the process's first rule base is frozen: a process that loads many (the tests) keeps no more.
     collecting = gc.isenabled()
     gc.disable()
     try:
@@ -161,6 +168,9 @@ def load_rules(rules_dir: Path | None, profile: str = "nice", engine: str = "dur
         fail(f"rules: {error}")
     finally:
         if collecting:
+            if not _FROZEN:
+                gc.freeze()
+                _FROZEN.append(True)
             gc.enable()
 
 

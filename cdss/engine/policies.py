@@ -86,28 +86,21 @@ class Prepared:
     each conclusion of such a rule has its single-rule item made here, by the same merge function a case
     uses (so the two cannot differ), labelled, and shared by every result in which that rule alone gives
     the code (result items are frozen; a policy that changes one makes a new one). A code that several rules
-    give, or a rule whose texts hold placeholders, is merged per case as before."""
+    give, or a rule whose texts hold placeholders, is merged per case as before. Each item is made the first
+    time a case needs it (a one-case `cdss evaluate` needs a handful of the rule base's ~370)."""
 
     def __init__(self, kb: KnowledgeBase):
         vocab, rank = resources.vocabulary(), kb.policy.urgency_rank
-        merge = {"red_flag": lambda entry: _merge_red_flags([entry], rank),
-                 "condition": lambda entry: _merge_conditions([entry], [], vocab),
-                 "recommend": lambda entry: _merge_recommendations([entry], rank),
-                 "advise_against": _merge_do_not_one,
-                 "warn": lambda entry: list(_merge_warnings([entry]).values())}
-        # id(conclusion) -> (rule, item); the rule is checked by identity, so that a conclusion met with
-        # another rule object (a rule with its placeholders filled, a rule base built by hand) is merged afresh
+        self._merge = {"red_flag": lambda entry: _merge_red_flags([entry], rank),
+                       "condition": lambda entry: _merge_conditions([entry], [], vocab),
+                       "recommend": lambda entry: _merge_recommendations([entry], rank),
+                       "advise_against": _merge_do_not_one,
+                       "warn": lambda entry: list(_merge_warnings([entry]).values())}
+        self._by_id = kb.by_id
+        # id(conclusion) -> (rule, item or None); the rule is checked by identity, so that a conclusion met
+        # with another rule object (a rule with its placeholders filled, a rule base built by hand) is merged
+        # afresh. Only the knowledge base's own rules' conclusions are kept: they live as long as it does.
         self.alone: dict[int, tuple] = {}
-        for rule in kb.rules:
-            if rule.placeholders:
-                continue
-            for conclusion in rule.then:
-                if conclusion.kind in merge:
-                    try:
-                        (item,) = merge[conclusion.kind]((rule, conclusion.data))
-                    except Exception:  # a conclusion the merge refuses: left to the case, which reports it
-                        continue
-                    self.alone[id(conclusion)] = (rule, item)
         self._order = kb.order_of
         self._ranks: dict[int, tuple] = {}  # id(stratum_of) -> (stratum_of, rule id -> trace position)
 
@@ -123,7 +116,22 @@ class Prepared:
     def item(self, rule, conclusion):
         """The single-rule item of this rule's conclusion, or None when it must be merged per case."""
         found = self.alone.get(id(conclusion))
+        if found is None:
+            found = self._prepare(rule, conclusion)
         return found[1] if found is not None and found[0] is rule else None
+
+    def _prepare(self, rule, conclusion):
+        """Make and keep the item of a conclusion of one of the knowledge base's own rules (None for
+        anything else: it is merged per case)."""
+        if (self._by_id.get(rule.id) is not rule or rule.placeholders or conclusion.kind not in self._merge
+                or not any(own is conclusion for own in rule.then)):
+            return None
+        try:
+            (item,) = self._merge[conclusion.kind]((rule, conclusion.data))
+        except Exception:  # a conclusion the merge refuses: left to the case, which reports it
+            item = None
+        found = self.alone[id(conclusion)] = (rule, item)
+        return found
 
 
 _PREPARED: dict[int, tuple] = {}  # id(kb) -> (weak reference to the kb, Prepared)

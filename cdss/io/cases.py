@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import math
-from difflib import get_close_matches
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -153,6 +152,8 @@ def _explain(error: jsonschema.ValidationError) -> tuple[str, str]:
         allowed = list(schema.get("properties", {}))
         extra = sorted(k for k in value if k not in allowed)
         name = extra[0] if extra else "?"
+        from difflib import get_close_matches  # only for an error's hint
+
         close = get_close_matches(name, allowed, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else f"; valid fields here: {', '.join(allowed)}"
         return _pointer(parts + [name]), f"unknown field {name!r}{hint}"

@@ -9,7 +9,6 @@ that the audit reasons about the rule exactly as the author wrote it. Both modes
 
 from __future__ import annotations
 
-from difflib import get_close_matches
 
 from cdss import resources
 from cdss.errors import RuleFileError
@@ -125,6 +124,8 @@ class RuleParser:
         if unknown is not None:
             if self.collect is not None:
                 return self._unknown_field_test(data, where, unknown)
+            from difflib import get_close_matches  # only for an error's hint
+
             close = get_close_matches(unknown, catalogue, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             at = where + (["field"] if unknown == path else [op, "field"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cdss.errors import RuleFileError
-from cdss.kb.yamlcache import Lines
+from cdss.kb.yamlcache import Lines, line_in_tree
 
 MAX_RULE_FILE_BYTES = 4 * 1024 * 1024
 READ_BLOCK = 1 << 20
@@ -67,25 +67,7 @@ def line_at(node, parts: list) -> int | None:
     if node is None:
         return None
     if isinstance(node, Lines):  # a line tree from the cache
-        return _line_in_tree(node, parts)
+        return line_in_tree(node, parts)
     from cdss.kb import yamlparse  # a node tree: PyYAML is loaded already
 
     return yamlparse.node_line(node, parts)
-
-
-def _line_in_tree(lines, parts: list) -> int:
-    """`line_at` over a cached line tree: the same walk, the same answers (tests/test_yaml_cache.py)."""
-    line = lines.line
-    for part in parts:
-        children = lines.children
-        if isinstance(children, dict):
-            nxt = children.get(part) if isinstance(part, str) else None
-        elif isinstance(children, list) and isinstance(part, int) and part < len(children):
-            nxt = children[part]
-        else:
-            nxt = None
-        if nxt is None:
-            break
-        lines = nxt
-        line = lines.line
-    return line
