@@ -5,14 +5,14 @@ A segfault here kills the test process, which fails the run loudly; that is inte
 
 from __future__ import annotations
 
-import inspect
+import json
 
 import pytest
 
 from cdss.io import cases
 from cdss import load_knowledge
 from cdss.engine.compiler import MAX_DISTINCT_TESTS_PER_FIELD, compile_knowledge
-from cdss.engine.durable import Evaluator
+from cdss.engine.durable import CORE, Evaluator
 from cdss.errors import EngineFault, RuleFileError
 from tests.helpers.rulekit import folder, rule
 
@@ -50,7 +50,7 @@ def test_one_state_serves_every_case_and_is_empty_after_each(chain_kb):
         result = evaluator.evaluate(make_case(id=f"c{number}", pain={"hip": "left" if number % 2 else "right"}))
         assert ("t.chain2" in fired(result)) == bool(number % 2)
         for ruleset in evaluator.rulesets:
-            assert evaluator.host.get_facts(ruleset.name, Evaluator.SID) == []
+            assert json.loads(CORE.get_facts(ruleset.handle, Evaluator.SID)) == []
     assert evaluator.abandoned_hosts == 0
 
 
@@ -144,14 +144,22 @@ def test_a_case_with_no_pushed_fields_never_asserts_an_empty_batch(tmp_path, mon
 def test_durable_rules_never_runs_an_action_itself(chain_kb):
     """Trap 5 (a two-parameter action is treated as asynchronous and stops the chain) and trap 4 (the
     wrapper swallows exceptions) cannot arise: our loop takes each activation from the C core and runs
-    the rule; the callables registered with durable-rules take one parameter and refuse to run."""
+    the rule; the rulesets given to durable-rules hold no action it could run, and its Python wrapper,
+    which would run them, is not even imported."""
+    import subprocess
+    import sys
     evaluator = Evaluator(chain_kb)
-    for item in evaluator.program.compiled:
-        action = evaluator._action_for(item.rule)
-        assert len(inspect.signature(action).parameters) == 1
-        with pytest.raises(AssertionError, match="ran the action"):
-            action(None)
+    for partition in evaluator.program.partitions:
+        definition = partition.definition()
+        assert definition and all(set(rule) == {"all"} for rule in definition.values())
     assert "t.chain2" in fired(evaluator.evaluate(make_case(pain={"hip": "left"})))
+    probe = ("import sys; from cdss.engine.durable import Evaluator; from cdss.kb.loader import load\n"
+             "from cdss.io.cases import case_from_dict\n"
+             "Evaluator(load()).evaluate(case_from_dict({'id': 'x', 'patient': {'age_years': 60}, "
+             "'pain': {'knee': 'left', 'hip': 'none'}}, 'probe'))\n"
+             "print(sorted(m for m in sys.modules if m == 'durable' or m.startswith('durable.')))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
 
 
 def test_absence_is_decided_after_every_rule_that_could_assert_it(chain_kb):

@@ -19,7 +19,6 @@ Three ideas keep durable-rules honest here:
 from __future__ import annotations
 
 import json
-from typing import Callable
 
 from attrs import frozen
 
@@ -68,9 +67,10 @@ class Partition:
     tokened: bool
     usage: capacity.Usage
 
-    def definition(self, action_for: Callable[[Rule], Callable]) -> dict:
-        """A fresh durable-rules ruleset definition (register_rulesets consumes `run`, so build anew each time)."""
-        return _definition(self.rules, action_for)
+    def definition(self) -> dict:
+        """The partition's durable-rules ruleset definition: each rule's patterns, and no action (the engine
+        takes every activation from the C core itself and fires the rule; see cdss/engine/durable.py)."""
+        return _definition(self.rules)
 
     def rules_by_name(self) -> dict[str, CompiledRule]:
         return {name: item for item in self.rules for name in item.names()}
@@ -91,22 +91,16 @@ class Program:
     trials: bool = False  # whether treatment trials are asserted as facts
 
 
-def _definition(rules, action_for) -> dict:
+def _definition(rules) -> dict:
     definition: dict = {}
     for item in rules:
-        action = action_for(item.rule)
         for name, patterns in zip(item.names(), item.variants):
-            definition[name] = {"all": [{alias: pattern} for alias, pattern in patterns], "run": action}
+            definition[name] = {"all": [{alias: pattern} for alias, pattern in patterns]}
     # Sinks: every fact kind is matched by something, else durable-rules raises MessageNotHandled and
     # leaves pending activations behind (trap 2). They join with a fact that is never asserted.
     for kind in FACT_KINDS:
-        definition[f"sink.{kind}"] = {"all": [{"x": {"t": kind}}, {"never": {"t": "never_asserted"}}],
-                                      "run": _never}
+        definition[f"sink.{kind}"] = {"all": [{"x": {"t": kind}}, {"never": {"t": "never_asserted"}}]}
     return definition
-
-
-def _never(c) -> None:  # pragma: no cover - joins with a fact that is never asserted
-    raise AssertionError("a sink rule fired")
 
 
 def _and(*tests: dict) -> dict:

@@ -1,4 +1,4 @@
-"""The durable-rules engine: the compiled partitions inside one durable-rules Host, for one process.
+"""The durable-rules engine: the compiled partitions as rulesets of durable-rules' C core, for one process.
 
 It compiles the rules once into durable-rules rulesets (cdss/engine/compiler.py) and then runs cases one
 at a time in one state per ruleset. After each case every fact it asserted is retracted and each state is
@@ -7,14 +7,16 @@ per case because creating one costs ~580 us (durable-rules allocates frame pools
 deleting one whose case fired no action frees uninitialised buffers and aborts the process
 (durable-rules 2.0.28, reproduced in tests/test_engine_traps.py).
 
-The engine drives durable-rules' C core itself (assert, then take and complete activations one by one)
-instead of going through its Python Host wrapper: the wrapper builds objects and re-encodes the state as
-JSON for every action, and it swallows exceptions raised in actions (trap 4). durable-rules decides which
+The engine drives durable-rules' C core itself (create the rulesets, assert, then take and complete
+activations one by one) instead of going through its Python Host wrapper: the wrapper builds objects and
+re-encodes the state as JSON for every action, and it swallows exceptions raised in actions (trap 4). The
+rulesets hold no actions at all, so durable-rules has nothing it could run itself (trap 5), and the
+wrapper is never imported (~2 % of a cold `cdss evaluate`). durable-rules decides which
 rules are activated; the activations are collected, and the lowest-index pending rule fires first, its
 whole condition checked on the case's knowledge (cdss/engine/firing.py). A derived fact it asserts goes to
 every ruleset of the stratum that tests it, and to later strata when they open. Every trap listed in
 shared/notes/durable-rules.md is guarded here; a case on which the engine misbehaves raises EngineFault,
-never a silent or partial result, and the Host it broke is abandoned for a fresh one.
+never a silent or partial result, and the rulesets it broke are abandoned for fresh ones.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import json
 import re
 import threading
 
-from durable import engine as durable_engine
+import durable_rules_engine as CORE
 
 from cdss.engine import policies
 from cdss.engine.compiler import Partition, Program, compile_knowledge
@@ -36,7 +38,6 @@ from cdss.kb.rules import Conclusion, KnowledgeBase, Rule
 from cdss.model import Case, Result
 
 NAME = "durable"
-CORE = durable_engine.durable_rules_engine
 SID = "case"
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 # durable-rules' JSON reader (src/rules/json.c, getNumber) accepts an exponent only after a fraction: it
@@ -77,15 +78,16 @@ def _derived_fact(conclusion: Conclusion) -> tuple[tuple[str, str], str] | None:
     return None
 
 
-class _QuietHost(durable_engine.Host):
-    """A Host without the two timer threads, which would run pending actions outside our call (trap 2)."""
-
-    def _run(self) -> None:
-        pass
+def create_ruleset(name: str, definition: dict):
+    """A ruleset of durable-rules' C core, and its handle: the JSON its Python Host would give the core
+    for the same definition (json.dumps, ensure_ascii=False), without the Host: no action objects and no
+    timer threads, which would run pending actions outside our call (trap 2). Raises the core's
+    Exception ("Could not create ruleset, error code: 108") when it refuses."""
+    return CORE.create_ruleset(name, json.dumps(definition, ensure_ascii=False))
 
 
 class Ruleset:
-    """One partition registered in the Host: its handle, its rules by durable-rules name, and the facts it
+    """One partition created in the C core: its handle, its rules by durable-rules name, and the facts it
     is given (the case fields and derived things its patterns test)."""
 
     def __init__(self, partition: Partition, name: str, handle):
@@ -119,7 +121,7 @@ class _Pass:
 
 
 class Evaluator:
-    """A compiled knowledge base inside one durable-rules Host, for one process."""
+    """A compiled knowledge base as rulesets of durable-rules' C core, for one process."""
 
     engine = NAME
     SID = SID
@@ -135,7 +137,7 @@ class Evaluator:
         self._derived = {id(c): made for item in self.program.compiled for c in item.rule.then
                          if (made := _derived_fact(c)) is not None}
         self._lock = threading.Lock()
-        self.abandoned_hosts = -1
+        self.abandoned_hosts = -1  # sets of rulesets left behind after a fault (each once a Host)
         self._new_host()
         paths = sorted(self.program.scalar_paths)
         # The pushed paths grouped by the case's top-level section: a case fills a few sections, and a
@@ -151,27 +153,19 @@ class Evaluator:
         self._list_paths = [(path, tuple(path.split("."))) for path in sorted(self.program.list_paths)]
 
     def _new_host(self) -> None:
-        """Register every partition in a fresh Host. A partition durable-rules refuses is reported with the
+        """Create every partition afresh in the C core. A partition durable-rules refuses is reported with the
         rule whose addition broke it (issue: never a bare 'error code: 108')."""
-        self.host = _QuietHost()
         self.rulesets: list[Ruleset] = []
         for partition in self.program.partitions:
             name = f"cdss{next(self._names)}.{partition.name}"
             try:
-                self.host.register_rulesets({name: partition.definition(self._action_for)})
+                handle = create_ruleset(name, partition.definition())
             except Exception as error:  # the C core reports its errors as plain Exceptions
                 raise _build_error(partition, error) from None
-            self.rulesets.append(Ruleset(partition, name, self.host.get_ruleset(name)._handle))
+            self.rulesets.append(Ruleset(partition, name, handle))
         self.by_stratum = [(stratum, [(n, rs) for n, rs in enumerate(self.rulesets) if rs.partition.stratum == stratum])
                            for stratum in self.program.strata]
         self.abandoned_hosts += 1
-
-    # -- durable-rules actions: dispatched by our own loop, never by durable-rules' wrapper -------------
-    @staticmethod
-    def _action_for(rule: Rule):
-        def dispatched_by_cdss(c) -> None:  # one parameter (trap 5), and never meant to run
-            raise AssertionError(f"durable-rules ran the action of {rule.id} itself")
-        return dispatched_by_cdss
 
     @staticmethod
     def _check(result, what: str):
@@ -275,7 +269,7 @@ class Evaluator:
             finally:
                 if not clean:
                     # A state may hold pending activations or be corrupt (deleting such a state aborts
-                    # the process): leave this Host behind and start a fresh one.
+                    # the process): leave these rulesets behind and create fresh ones.
                     self._new_host()
             if fault is not None:
                 raise fault
@@ -321,9 +315,8 @@ def _build_error(partition: Partition, error: Exception) -> RuleFileError:
     """durable-rules refused a ruleset: name the rule whose addition first makes it fail (a few builds
     of growing prefixes of the partition, bisected) and the partition's usage of each limit."""
     def builds(count: int) -> bool:
-        host = _QuietHost()
         try:
-            host.register_rulesets({"probe": _prefix_definition(partition, count)})
+            create_ruleset("probe", _prefix_definition(partition, count))
             return True
         except Exception:
             return False
@@ -344,4 +337,4 @@ def _build_error(partition: Partition, error: Exception) -> RuleFileError:
 
 def _prefix_definition(partition: Partition, count: int) -> dict:
     from cdss.engine.compiler import _definition
-    return _definition(partition.rules[:count], Evaluator._action_for)
+    return _definition(partition.rules[:count])

@@ -325,13 +325,13 @@ def _read_rule_file(path: Path, raw: bytes, rules: list[Rule], seen: dict, probl
             continue
         parser = RuleParser(name, root, index, rule_id, collect)
         try:
+            when, lookups = parser.condition(raw["when"], ["when"]), raw.get("lookups", {})
             rule = Rule(
                 id=rule_id, title=Text(**raw["title"]), status=raw["status"], sources=tuple(raw["sources"]),
-                when=parser.condition(raw["when"], ["when"]),
-                then=tuple(parser.conclusion(c, ["then", i]) for i, c in enumerate(raw["then"])),
+                when=when, then=tuple(parser.conclusion(c, ["then", i]) for i, c in enumerate(raw["then"])),
                 rationale=Text(**raw["rationale"]), pathway=pathway, file=name, line=line or 0,
-                order=len(rules), profiles=tuple(raw.get("profiles", PROFILES)), lookups=raw.get("lookups", {}))
-            rule = attrs.evolve(rule, placeholders=_check_placeholders(rule, raw, name, root, index))
+                order=len(rules), profiles=tuple(raw.get("profiles", PROFILES)), lookups=lookups,
+                placeholders=_check_placeholders(rule_id, when, lookups, raw, name, root, index))
         except RuleFileError as error:
             problem(error)
             _keep(collect, entry)
@@ -340,7 +340,7 @@ def _read_rule_file(path: Path, raw: bytes, rules: list[Rule], seen: dict, probl
         _keep(collect, RuleEntry(rule_id, name, line, index, entry.raw, status, rule))
 
 
-def _check_placeholders(rule: Rule, raw: dict, file: str, root, index: int) -> bool:
+def _check_placeholders(rule_id: str, when, lookups: dict, raw: dict, file: str, root, index: int) -> bool:
     """Whether the rule's texts name case facts; a placeholder it cannot fill is a load error."""
     texts, places = {}, {}
     for lang in ("en", "nl"):
@@ -349,10 +349,10 @@ def _check_placeholders(rule: Rule, raw: dict, file: str, root, index: int) -> b
             if "warn" in conclusion:
                 where = f"then.{i}.warn.{lang}"
                 texts[where], places[where] = conclusion["warn"][lang], ["then", i, "warn", lang]
-    for name in rule.lookups:
+    for name in lookups:
         places[f"lookups.{name}"] = ["lookups", name]
-    fail = placeholders.refuse(file, rule.id, lambda where: line_at(root, ["rules", index] + places.get(where, [])))
-    return placeholders.check(rule.id, rule.when, texts, rule.lookups, fail)
+    fail = placeholders.refuse(file, rule_id, lambda where: line_at(root, ["rules", index] + places.get(where, [])))
+    return placeholders.check(rule_id, when, texts, lookups, fail)
 
 
 def _of_profile(rules: list[Rule], profile: str) -> list[Rule]:
