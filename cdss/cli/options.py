@@ -140,9 +140,6 @@ ENGINE = click.option("--engine", type=click.Choice(["durable", "direct"]), defa
                            "evaluated without it (byte-identical results, faster).")
 
 
-_FROZEN: list = []  # whether load_rules froze the collector's objects in this process (once at most)
-
-
 def load_rules(rules_dir: Path | None, profile: str = "nice", engine: str = "durable"):
     """The knowledge base of a rule folder (the shipped one by default) for one guideline profile, compiled
     and built for `engine` (so a rule base that cannot build is refused here, with the rule that broke
@@ -168,9 +165,8 @@ def load_rules(rules_dir: Path | None, profile: str = "nice", engine: str = "dur
         fail(f"rules: {error}")
     finally:
         if collecting:
-            if not _FROZEN:
+            if gc.get_freeze_count() == 0:  # the process's first rule base
                 gc.freeze()
-                _FROZEN.append(True)
             gc.enable()
 
 
