@@ -13,7 +13,7 @@ from cdss import load_knowledge
 from cdss.engine.direct import DirectEvaluator
 from cdss.io import cases
 from cdss.kb.checks import WITNESS_MEMO, checker, judger
-from cdss.kb.conditions import (COMPARE, MISSING, All, Any_, ConditionTest, Count, FactTest, Facts, FieldTest, Not,
+from cdss.kb.conditions import (COMPARE, MISSING, All, Any_, ConditionTest, Count, Domain, FactTest, Facts, FieldTest, Not,
                                  Score, compare)
 from cdss.synth import generate as synth
 from tests.helpers.paths import case_paths
@@ -135,3 +135,44 @@ def test_deep_paths_and_counts_read_the_case_as_holds_does():
             facts = Facts(case=case, derived=derived)
             _same(checker(count)(facts), count.holds(facts))
             _same(checker(deep)(facts), deep.holds(facts))
+
+
+OPERANDS = [True, False, 0, 1, 2.5, -3, "a", "", ("a", "c"), ("a", 1), (), "x"]
+
+
+@pytest.mark.parametrize("op", sorted(COMPARE))
+def test_a_section_field_test_written_out_is_holds(op):
+    """A field in a section (`pain.knee`) has its common tests written out in the checker (true/false,
+    text, a tuple of texts, numbers): each must answer as `holds` for every value, also where the section
+    is missing or is not an object, and raise where `holds` raises."""
+    for operand in OPERANDS:
+        node = FieldTest("s.f", op, operand)
+        check = checker(node)
+        for value in VALUES:
+            for case in ({"s": {"f": value}}, {"s": {"g": value}}, {"s": value}, {}):
+                facts = Facts(case=case)
+                try:
+                    expected = node.holds(facts)
+                except TypeError:
+                    with pytest.raises(TypeError):
+                        check(facts)
+                    continue
+                _same(check(facts), expected)
+
+
+def test_a_score_tried_best_option_first_and_given_up_early_is_judge():
+    """A score's checker tries each domain's options most points first and gives up once the domains left
+    cannot reach at_least; its judger only tries best first. Both must answer as `Score.judge`: ties (the
+    first written wins), negative points, a threshold met exactly, and at_most."""
+    a, b, c, d = (FieldTest(f"s.{name}", "eq", True) for name in "abcd")
+    domains = (Domain("one", ((2, a), (5, b), (5, c))), Domain("two", ((-1, c), (3, d))),
+               Domain("three", ((1, a), (1, d))), Domain("four", ((-2, b),)))
+    for at_least, at_most in itertools.product((-2, 0, 3, 5, 6, 8, 9, 10), (None, 6)):
+        score = Score(domains, at_least, at_most)
+        holds, judge = checker(score), judger(score)
+        for flags in itertools.product((True, False, None), repeat=4):
+            section = {name: flag for name, flag in zip("abcd", flags) if flag is not None}
+            facts = Facts(case={"s": section})
+            ok, witnesses = score.judge(facts)
+            _same(holds(facts), witnesses if ok else None)
+            assert judge(facts) == (ok, witnesses)

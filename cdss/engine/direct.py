@@ -140,7 +140,7 @@ class DirectEvaluator:
         return run
 
     def _run(self, run: CaseRun) -> None:
-        compiled, fire = self.program.compiled, self._fire
+        fire = self._fire.of
         case_gates = self._case_gates(run.case.data)
         derived: list[tuple] = []  # derived things asserted so far, as gates (repeats mark a new value)
         push, pop = heapq.heappush, heapq.heappop
@@ -159,8 +159,7 @@ class DirectEvaluator:
             while pending:
                 index = pop(pending)
                 queued.discard(index)
-                rule = compiled[index].rule
-                for conclusion in fire(run, rule) or ():
+                for conclusion in fire(index)(run) or ():
                     gate = conclusion.asserts
                     if gate is None:
                         continue
