@@ -200,7 +200,7 @@ def compile_knowledge(kb: KnowledgeBase) -> Program:
     plans = []
     for rule in kb.rules:
         variants, pushed_refs, strict_refs, keys = [], set(), set(), set()
-        for tests in _variants(rule.when):
+        for tests in variants_of(rule.when):
             pushed = []
             for test in tests:
                 made = _pattern(test)
@@ -302,7 +302,7 @@ def _tally(compiled: list[CompiledRule], indexes: list[int]) -> capacity.Tally:
     return tally
 
 
-def _variants(node: Node) -> list[list[Node]]:
+def variants_of(node: Node) -> list[list[Node]]:
     """The rule's top-level conjunction, with each top-level `any` expanded into its alternatives: every
     variant is a set of tests that must all hold for that alternative, so its patterns may wake the rule."""
     variants: list[list[Node]] = [[]]

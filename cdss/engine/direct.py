@@ -20,9 +20,11 @@ from __future__ import annotations
 import heapq
 
 from cdss.engine import policies
-from cdss.engine.compiler import Program, compile_knowledge
+from cdss.engine.compiler import Program, compile_knowledge, variants_of
 from cdss.engine.firing import CaseRun, Firing
 from cdss.errors import EngineFault
+from cdss.kb.conditions import FieldTest, TrialTest
+from cdss.kb.fields import field_catalogue
 from cdss.kb.rules import KnowledgeBase
 from cdss.model import Case, Result
 
@@ -30,6 +32,7 @@ NAME = "direct"
 # Which gates a variant watches first: derived things (rarely all present) before case fields.
 GATE_RANK = {"fact": 0, "condition": 0, "red_flag": 0, "trial": 1, "list": 2, "field": 3}
 LEAF = ""  # the key under which a node of the path tree keeps the gates of its own path
+ANY_RED_FLAG = ("red_flag", "any")  # met with every red flag raised (`red_flag: any` tests it)
 
 
 def _gate(alias: str, pattern: dict) -> tuple | None:
@@ -52,6 +55,25 @@ def _gate(alias: str, pattern: dict) -> tuple | None:
     return None  # the partition's token: no gate
 
 
+def _case_needs(tests) -> set[tuple]:
+    """Gates the case itself must meet for a variant's tests all to hold, also where a test is not one of
+    its patterns (a trial test with its own weeks, a field past the compiler's limit of distinct tests):
+    a tested field recorded (every field test but `absent` fails on a missing field), a list with an
+    element for `contains`, a treatment of the code a trial test counts. They never change while a case
+    runs, so they only keep a rule asleep in cases where it cannot fire (three DMARD rules were woken,
+    and failed, in almost every case)."""
+    catalogue, needs = field_catalogue(), set()
+    for test in tests:
+        if isinstance(test, FieldTest) and test.op != "absent" and test.path in catalogue:
+            if catalogue[test.path].get("type") != "array":
+                needs.add(("field", test.path))
+            elif test.op in ("contains", "contains_any"):
+                needs.add(("list", test.path))
+        elif isinstance(test, TrialTest) and test.at_least >= 1:
+            needs.add(("trial", test.code))
+    return needs
+
+
 class DirectEvaluator:
     """A compiled knowledge base evaluated by gates and a pending heap, for one process."""
 
@@ -72,8 +94,14 @@ class DirectEvaluator:
         having: list[dict[tuple, dict[tuple, tuple]]] = [{} for _ in strata]
         self._open: list[list[int]] = [[] for _ in strata]
         field_paths, list_paths, trial_codes = set(), set(), set()
-        gated = [(item, [sorted({gate for alias, pattern in patterns if (gate := _gate(alias, pattern)) is not None})
-                         for patterns in item.variants]) for item in self.program.compiled]
+        gated = []
+        for item in self.program.compiled:
+            tests = variants_of(item.rule.when)  # the variants the compiler made patterns of, in its order
+            if len(tests) != len(item.variants):
+                tests = [()] * len(item.variants)
+            gated.append((item, [sorted({gate for alias, pattern in patterns if (gate := _gate(alias, pattern)) is not None}
+                                        | _case_needs(variant))
+                                 for patterns, variant in zip(item.variants, tests)]))
         tested_by: dict[tuple, int] = {}
         for _, variants in gated:
             for gates in variants:
@@ -140,7 +168,7 @@ class DirectEvaluator:
         return run
 
     def _run(self, run: CaseRun) -> None:
-        fire = self._fire.of
+        firers, make = self._fire.by_index, self._fire.of
         case_gates = self._case_gates(run.case.data)
         derived: list[tuple] = []  # derived things asserted so far, as gates (repeats mark a new value)
         push, pop = heapq.heappush, heapq.heappop
@@ -159,12 +187,11 @@ class DirectEvaluator:
             while pending:
                 index = pop(pending)
                 queued.discard(index)
-                for conclusion in fire(index)(run) or ():
+                for conclusion in (firers[index] or make(index))(run) or ():
                     gate = conclusion.asserts
                     if gate is None:
                         continue
-                    new = [gate, ("red_flag", "any")] if gate[0] == "red_flag" else [gate]
-                    for gate in new:
+                    for gate in (gate, ANY_RED_FLAG) if gate[0] == "red_flag" else (gate,):
                         # a new derived thing, or a new status or urgency of one (a new activation): every
                         # variant that has it and now has all its gates met
                         derived.append(gate)

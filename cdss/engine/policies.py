@@ -158,7 +158,7 @@ def build_result(run, kb: KnowledgeBase, stratum_of: dict, engine: str = "durabl
     for rule, conclusion in sorted(conclusions, key=lambda rc: rc[0].order):
         by_kind[conclusion.kind].append((rule, conclusion))
     fired = run.fired
-    trace = [TraceEntry(rule_id, *fired[rule_id]) for rule_id in sorted(fired, key=ready.trace_rank(stratum_of).__getitem__)]
+    trace = [fired[rule_id] for rule_id in sorted(fired, key=ready.trace_rank(stratum_of).__getitem__)]
     classifications = [(rule, c.data) for rule, c in by_kind["classify"]]
     classified = {data["code"] for _, data in classifications}
     d = Draft(policy=policy, case=run.case.data, facts=frozenset(run.facts.derived),

@@ -23,10 +23,12 @@ class Conclusion:
 
     kind: str
     data: dict = field(eq=False)
+    # The derived thing this conclusion makes testable by other rules, if any: worked out once, as the
+    # conclusion is made (the direct engine asks it of every conclusion that fires, ~20 a case).
+    asserts: tuple[str, str] | None = field(init=False, eq=False, repr=False)
 
-    @property
-    def asserts(self) -> tuple[str, str] | None:
-        """The derived thing this conclusion makes testable by other rules, if any."""
+    @asserts.default
+    def _asserts(self) -> tuple[str, str] | None:
         if self.kind == "assert":
             return ("fact", self.data["name"])
         if self.kind == "condition":
