@@ -369,3 +369,27 @@ def test_the_failed_trial_definition():
     assert trials.failed(trial("pmr_glucocorticoid", 0, "none")) and not trials.running(trial("pmr_glucocorticoid", 0, "good"))
     assert trials.failed(trial("conventional_dmard", 6, "none"), override=6)  # a rule's min_weeks overrides
     assert trials.used_up(trial("topical_nsaid", 2, "good")) and not trials.used_up(trial("topical_nsaid", 8, "good"))
+
+
+# ---------------------------------------------------------------- merged items kept per knowledge base
+
+def test_a_code_several_rules_give_is_merged_alike_in_every_case_and_a_policy_never_changes_it_for_the_next(tmp_path):
+    """Two rules recommend topical NSAIDs (one for the knee, one for the hip): the merged recommendation is
+    kept once per combination (policies.Prepared.group_item). It must be the same in a case that meets
+    it again and in a fresh knowledge base, and a policy that narrows it in one case (a failed knee trial
+    takes the knee away) must leave it whole for the next."""
+    rules = [knee_oa(recommend("topical_nsaid", "routine", ["knee_osteoarthritis"], step=2)),
+             rule("t.hip", {"all": [{"fact": "derived.adult"}, {"field": "patient.age_years", "gte": 60}]},
+                  [recommend("topical_nsaid", "soon", ["hip_osteoarthritis"], step=3)])]
+    kb = kb_with(tmp_path / "a", rules)
+    both = dict(KNEE, patient={"age_years": 70})
+    first = run(kb, **both)
+    [merged] = [r for r in first["recommendations"] if r["code"] == "topical_nsaid"]
+    assert merged["urgency"] == "soon" and merged["for"] == ["hip_osteoarthritis", "knee_osteoarthritis"]
+    assert merged["rules"] == ["t.knee-oa", "t.hip"]  # in rule-base order
+    narrowed = run(kb, **both, treatments=[{"code": "topical_nsaid", "weeks": 4, "response": "none", "joint": "knee"}])
+    [kept] = [r for r in narrowed["recommendations"] if r["code"] == "topical_nsaid"]
+    assert kept["for"] == ["hip_osteoarthritis"]
+    assert run(kb, **KNEE)["recommendations"] != first["recommendations"]  # the knee rule alone
+    assert run(kb, **both) == first
+    assert run(kb_with(tmp_path / "b", rules), **both) == first

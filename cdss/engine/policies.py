@@ -26,6 +26,7 @@ RED_FLAG_STATUS_RANK = {"suspected": 1, "confirmed": 2}
 KIND_RANK = {"exam": 0, "lab": 1, "imaging": 2, "referral": 3, "treatment": 4, "advice": 5}
 CATEGORY_RANK = {"self_management": 0, "physical": 1, "pharmacological": 2, "injection": 3, "surgical": 4, None: 5}
 LAST_STEP = 99  # what a policy adds comes after the rules' own steps
+MAX_GROUPS = 4096  # merged items of several rules' conclusions kept per knowledge base (Prepared.group_item)
 
 
 @define
@@ -86,8 +87,9 @@ class Prepared:
     each conclusion of such a rule has its single-rule item made here, by the same merge function a case
     uses (so the two cannot differ), labelled, and shared by every result in which that rule alone gives
     the code (result items are frozen; a policy that changes one makes a new one). A code that several rules
-    give, or a rule whose texts hold placeholders, is merged per case as before. Each item is made the first
-    time a case needs it (a one-case `cdss evaluate` needs a handful of the rule base's ~370)."""
+    give is merged once per combination of their conclusions (`group_item`); a rule whose texts hold
+    placeholders is merged per case as before. Each item is made the first time a case needs it (a one-case
+    `cdss evaluate` needs a handful of the rule base's ~370)."""
 
     def __init__(self, kb: KnowledgeBase):
         vocab, rank = resources.vocabulary(), kb.policy.urgency_rank
@@ -103,6 +105,7 @@ class Prepared:
         self.alone: dict[int, tuple] = {}
         self._order = kb.order_of
         self._ranks: dict[int, tuple] = {}  # id(stratum_of) -> (stratum_of, rule id -> trace position)
+        self.groups: dict[tuple, tuple] = {}  # ids of a group's conclusions -> (the group, its merged item)
 
     def trace_rank(self, stratum_of: dict) -> dict:
         """Rule id -> its place in the trace (by stratum, then rule-base order), for an engine's strata."""
@@ -120,11 +123,36 @@ class Prepared:
             found = self._prepare(rule, conclusion)
         return found[1] if found is not None and found[0] is rule else None
 
+    def _own(self, rule, conclusion) -> bool:
+        """Whether this is a conclusion of one of the knowledge base's own rules, with texts that are the
+        same in every case (no placeholders)."""
+        return (self._by_id.get(rule.id) is rule and not rule.placeholders and conclusion.kind in self._merge
+                and any(own is conclusion for own in rule.then))
+
+    def group_item(self, group: list, merge):
+        """The item that several rules' conclusions give one code (`group`: (rule, conclusion) pairs in
+        rule-base order), merged by `merge` the first time that combination is met and kept: a combination
+        recurs from case to case (the hip and the knee rules advising against the same thing), and merging
+        was ~1/5 of shaping a result. None when one of the rules is not the knowledge base's own or has
+        placeholders: the group is merged per case. At most MAX_GROUPS combinations are kept."""
+        key = tuple(id(conclusion) for _, conclusion in group)
+        found = self.groups.get(key)
+        if found is not None and all(r is rule and c is conclusion for (r, c), (rule, conclusion) in zip(found[0], group)):
+            return found[1]
+        if not all(self._own(rule, conclusion) for rule, conclusion in group):
+            return None
+        try:
+            (item,) = merge([(rule, conclusion.data) for rule, conclusion in group])
+        except Exception:  # a group the merge refuses: left to the case, which reports it
+            return None
+        if len(self.groups) < MAX_GROUPS:
+            self.groups[key] = (tuple(group), item)
+        return item
+
     def _prepare(self, rule, conclusion):
         """Make and keep the item of a conclusion of one of the knowledge base's own rules (None for
         anything else: it is merged per case)."""
-        if (self._by_id.get(rule.id) is not rule or rule.placeholders or conclusion.kind not in self._merge
-                or not any(own is conclusion for own in rule.then)):
+        if not self._own(rule, conclusion):
             return None
         try:
             (item,) = self._merge[conclusion.kind]((rule, conclusion.data))
@@ -184,14 +212,18 @@ def build_result(run, kb: KnowledgeBase, stratum_of: dict, engine: str = "durabl
 
 def _merged(pairs, ready: Prepared, merge, per_case=frozenset()) -> list:
     """One item per code, in order of each code's first rule: a code that one rule alone gives takes that
-    rule's prepared item (unless its code is in `per_case`), the rest are merged by `merge` (a list of
-    (rule, data) in rule-base order -> items in the same order of codes)."""
+    rule's prepared item, a code that several give the item kept for that combination (both unless its code
+    is in `per_case`), and the rest are merged by `merge` (a list of (rule, data) in rule-base order ->
+    items in the same order of codes; each code's item depends on its own entries alone)."""
     groups: dict[str, list] = {}
     for rule, conclusion in pairs:
         groups.setdefault(conclusion.data["code"], []).append((rule, conclusion))
     out, rest = [], []
     for code, group in groups.items():
-        item = ready.item(*group[0]) if len(group) == 1 and code not in per_case else None
+        if code in per_case:
+            item = None
+        else:
+            item = ready.item(*group[0]) if len(group) == 1 else ready.group_item(group, merge)
         if item is None:
             rest.extend((rule, conclusion.data) for rule, conclusion in group)
             out.append(code)
