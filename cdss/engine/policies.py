@@ -369,7 +369,7 @@ def study_already_done(d: Draft) -> None:
     """A study already in `imaging` is never recommended again, except a red flag's emergency study, which
     is recommended again unless it shows the flag's finding (cases have no dates)."""
     done = d.case.get("imaging", {})
-    if not any(rec.code in done for rec in d.recommendations):
+    if not done or not any(rec.code in done for rec in d.recommendations):
         return  # nothing recommended was done already (most cases): nothing to narrow
     again = {(s.flag, s.study): s.finding for s in d.policy.imaging.emergency_studies}
 
@@ -390,7 +390,7 @@ def failed_trial_not_repeated(d: Draft) -> None:
     again for that condition, unless it is never used up (rules/knowledge_base.yaml)."""
     trials = d.case.get("treatments", [])
     tried = {t["code"] for t in trials}
-    if not any(rec.code in tried for rec in d.recommendations if rec.kind == "treatment"):
+    if not tried or not any(rec.code in tried for rec in d.recommendations if rec.kind == "treatment"):
         return  # no treatment recommended was tried: nothing to narrow
     policy, flags = d.policy, d.flag_codes
     matched = []
@@ -562,6 +562,8 @@ def no_routine_imaging_beside_imaging(d: Draft) -> None:
     work-up includes imaging, nor while a flag that the knowledge base names stands at one of its urgencies
     (serious spinal pathology, urgent)."""
     im = d.policy.imaging
+    if not any(item.code == im.do_not for item in d.do_not):
+        return  # the do-not is not in the result: nothing to take away
     imaged = {t for rec in d.recommendations if rec.kind == "imaging" for t in rec.for_}
     standing = sorted(f.code for f in d.red_flags if f.urgency in im.withheld_by_flags.get(f.code, ())
                       or (im.withheld_beside_flag_imaging and f.code in imaged))
