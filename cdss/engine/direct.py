@@ -128,13 +128,21 @@ class DirectEvaluator:
         self._open = [sorted(set(indexes)) for indexes in self._open]
         self._having = [{gate: tuple(groups.items()) for gate, groups in by_gate.items()} for by_gate in having]
         # The gated case paths as a tree of the case's keys: a case is walked once, only where it has data.
-        self._tree: dict = {}
+        # A node is (the gate of its path recorded as a scalar or an object, the gate of its path recorded as
+        # a list with an element, the tree below it): None where there is none.
+        tree: dict = {}
         for kind, paths in (("field", field_paths), ("list", list_paths)):
             for path in sorted(paths):
-                node = self._tree
+                node = tree
                 for part in path.split("."):
                     node = node.setdefault(part, {})
-                node.setdefault(LEAF, []).append((kind, path))
+                node.setdefault(LEAF, {})[kind] = (kind, path)
+
+        def frozen(node: dict) -> dict:
+            return {key: (child.get(LEAF, {}).get("field"), child.get(LEAF, {}).get("list"),
+                          frozen(child) if len(child) > (LEAF in child) else None)
+                    for key, child in node.items() if key != LEAF}
+        self._tree = frozen(tree)
         self._trial_codes = trial_codes
 
     def _case_gates(self, data: dict) -> list[tuple]:
@@ -147,11 +155,15 @@ class DirectEvaluator:
                 node = tree.get(key)
                 if node is None:
                     continue
-                for gate in node.get(LEAF, ()):
-                    if (gate[0] == "list") == isinstance(value, list) and (gate[0] == "field" or value):
-                        met.append(gate)
-                if isinstance(value, dict) and len(node) > (LEAF in node):
-                    stack.append((node, value))
+                recorded, listed, below = node
+                if isinstance(value, list):
+                    if listed is not None and value:
+                        met.append(listed)
+                else:
+                    if recorded is not None:
+                        met.append(recorded)
+                    if below is not None and isinstance(value, dict):
+                        stack.append((below, value))
         if self._trial_codes:
             met += [("trial", code) for code in dict.fromkeys(t["code"] for t in data.get("treatments", ()))
                     if code in self._trial_codes]
@@ -169,13 +181,10 @@ class DirectEvaluator:
 
     def _run(self, run: CaseRun) -> None:
         firers, make = self._fire.by_index, self._fire.of
-        case_gates = self._case_gates(run.case.data)
-        derived: list[tuple] = []  # derived things asserted so far, as gates (repeats mark a new value)
+        met = set(self._case_gates(run.case.data))  # and, as rules fire, the derived things asserted so far
         push, pop = heapq.heappush, heapq.heappop
         for number in range(len(self.program.strata)):
             first, having = self._first[number], self._having[number]
-            met = set(case_gates)
-            met.update(derived)
             pending = list(self._open[number])  # sorted: already a heap
             queued = set(pending)
             # As the stratum opens: every variant whose gates are all met already (its rarest one among them).
@@ -194,7 +203,6 @@ class DirectEvaluator:
                     for gate in (gate, ANY_RED_FLAG) if gate[0] == "red_flag" else (gate,):
                         # a new derived thing, or a new status or urgency of one (a new activation): every
                         # variant that has it and now has all its gates met
-                        derived.append(gate)
                         met.add(gate)
                         for rarest, group in having.get(gate, ()):
                             if rarest in met:

@@ -22,6 +22,7 @@ class CaseRun:
         self.facts = Facts(case=case.data, trials=kb.policy.trials)
         self.fired: dict[str, TraceEntry] = {}  # rule id -> its trace entry (what it matched and asserted)
         self.conclusions: list[tuple[Rule, Conclusion]] = []
+        self.placeholders = False  # whether a rule whose texts name case facts fired (cdss.kb.placeholders)
 
 
 class Firing:
@@ -59,7 +60,7 @@ def firer(rule: Rule, asserted: tuple[str, ...], holds):
     conclusions and trace entry, and gives the conclusions that were new to the case's knowledge (None
     when the rule did not fire). `holds` is the rule's condition as a checker (the same answer as
     `rule.when.holds`, faster). What each conclusion records is worked out here, once (`_effect`)."""
-    rule_id = rule.id
+    rule_id, filled = rule.id, bool(rule.placeholders)
     steps = tuple(((rule, conclusion), conclusion, *_effect(conclusion)) for conclusion in rule.then)
 
     def fire(run: CaseRun) -> list[Conclusion] | None:
@@ -71,6 +72,8 @@ def firer(rule: Rule, asserted: tuple[str, ...], holds):
         if witnesses is None:
             return None
         new, conclusions = [], run.conclusions
+        if filled:
+            run.placeholders = True
         for pair, conclusion, table, key, value in steps:
             conclusions.append(pair)
             # A conclusion is new when it adds a derived thing that other rules may test: a fact, a

@@ -182,7 +182,9 @@ def build_result(run, kb: KnowledgeBase, stratum_of: dict, engine: str = "durabl
     rank = policy.urgency_rank
     ready = prepared(kb)
     by_kind: dict[str, list] = defaultdict(list)
-    conclusions = placeholders.filled(run.conclusions, getattr(run, "facts", None), getattr(kb, "phrases", None))
+    conclusions = run.conclusions
+    if getattr(run, "placeholders", True):  # a rule with placeholders fired (a run of another kind: look)
+        conclusions = placeholders.filled(conclusions, getattr(run, "facts", None), getattr(kb, "phrases", None))
     for rule, conclusion in sorted(conclusions, key=lambda rc: rc[0].order):
         by_kind[conclusion.kind].append((rule, conclusion))
     fired = run.fired
