@@ -212,6 +212,17 @@ def _fact(node: FactTest) -> Checker:
 
 
 def _all(items: tuple[Checker, ...]) -> Checker:
+    if len(items) == 2:  # the most common shape (a gate fact and one test): no loop, no list to grow
+        first, second = items
+
+        def holds_two(facts) -> list[Matched] | None:
+            got = first(facts)
+            if got is None:
+                return None
+            more = second(facts)
+            return None if more is None else got + more
+        return holds_two
+
     def holds(facts) -> list[Matched] | None:
         found: list[Matched] = []
         for item in items:
@@ -224,6 +235,16 @@ def _all(items: tuple[Checker, ...]) -> Checker:
 
 
 def _any(items: tuple[Checker, ...]) -> Checker:
+    if len(items) == 2:
+        first, second = items
+
+        def holds_two(facts) -> list[Matched] | None:
+            got, more = first(facts), second(facts)  # both: an `any` is witnessed by every item that holds
+            if got is None:
+                return more
+            return got if more is None else got + more
+        return holds_two
+
     def holds(facts) -> list[Matched] | None:
         held: list[Matched] = []
         ok = False
