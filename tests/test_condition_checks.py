@@ -13,8 +13,8 @@ from cdss import load_knowledge
 from cdss.engine.direct import DirectEvaluator
 from cdss.io import cases
 from cdss.kb.checks import WITNESS_MEMO, checker, judger
-from cdss.kb.conditions import (COMPARE, MISSING, All, Any_, ConditionTest, Count, Domain, FactTest, Facts, FieldTest, Not,
-                                 Score, compare)
+from cdss.kb.conditions import (COMPARE, MISSING, All, Any_, ConditionTest, Count, Domain, FactTest, Facts, FieldTest,
+                                 Not, Score, compare)
 from cdss.synth import generate as synth
 from tests.helpers.paths import case_paths
 

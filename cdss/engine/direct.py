@@ -4,7 +4,8 @@ Same compiled program as the durable-rules engine (cdss/engine/compiler.py): the
 patterns per variant, the same firing order (cdss/engine/firing.py). Where durable-rules' Rete network
 activates a rule when every positive pattern of one of its variants matches, this engine uses a cheaper
 necessary condition, a gate: every positive pattern's fact exists (the case field is recorded, the fact,
-condition or red flag has been asserted). A variant's rule becomes pending once all its gates are met:
+condition or red flag has been asserted), and so does what the case must hold for the variant's other
+tests (`_case_needs`). A variant's rule becomes pending once all its gates are met:
 as a stratum opens, only the variants whose rarest gate (derived things before case fields, the ones fewer
 rules test first) the case meets are looked at, each by one subset test of its gates against what is met;
 when a rule asserts a derived thing, the variants that have it and whose rarest gate is met are looked at.
@@ -99,8 +100,8 @@ class DirectEvaluator:
             tests = variants_of(item.rule.when)  # the variants the compiler made patterns of, in its order
             if len(tests) != len(item.variants):
                 tests = [()] * len(item.variants)
-            gated.append((item, [sorted({gate for alias, pattern in patterns if (gate := _gate(alias, pattern)) is not None}
-                                        | _case_needs(variant))
+            gated.append((item, [sorted({gate for alias, pattern in patterns
+                                         if (gate := _gate(alias, pattern)) is not None} | _case_needs(variant))
                                  for patterns, variant in zip(item.variants, tests)]))
         tested_by: dict[tuple, int] = {}
         for _, variants in gated:
@@ -138,11 +139,11 @@ class DirectEvaluator:
                     node = node.setdefault(part, {})
                 node.setdefault(LEAF, {})[kind] = (kind, path)
 
-        def frozen(node: dict) -> dict:
+        def as_nodes(node: dict) -> dict:
             return {key: (child.get(LEAF, {}).get("field"), child.get(LEAF, {}).get("list"),
-                          frozen(child) if len(child) > (LEAF in child) else None)
+                          as_nodes(child) if len(child) > (LEAF in child) else None)
                     for key, child in node.items() if key != LEAF}
-        self._tree = frozen(tree)
+        self._tree = as_nodes(tree)
         self._trial_codes = trial_codes
 
     def _case_gates(self, data: dict) -> list[tuple]:

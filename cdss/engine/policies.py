@@ -137,7 +137,8 @@ class Prepared:
         placeholders: the group is merged per case. At most MAX_GROUPS combinations are kept."""
         key = tuple(id(conclusion) for _, conclusion in group)
         found = self.groups.get(key)
-        if found is not None and all(r is rule and c is conclusion for (r, c), (rule, conclusion) in zip(found[0], group)):
+        if found is not None and all(kept_rule is rule and kept is conclusion
+                                     for (kept_rule, kept), (rule, conclusion) in zip(found[0], group)):
             return found[1]
         if not all(self._own(rule, conclusion) for rule, conclusion in group):
             return None
