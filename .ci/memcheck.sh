@@ -13,6 +13,12 @@ if ! command -v valgrind >/dev/null; then
   fi
 fi
 log=$(mktemp)
+# One fixed hash seed, so that a run is reproducible: which facts durable-rules meets in which order follows
+# Python's set and dict order, and with some seeds its closing retract reads 4 bytes it should not
+# (deleteMessageFromFrame under retract_facts; PYTHONHASHSEED=3 at 1255e9d, and one CI run of 249cac7 with
+# a random seed; 0 of 15 seeds, 0-14, on 249cac7). That read is durable-rules' own, seen only under valgrind,
+# and not yet traced to a case; with seed 0 none is seen, so any invalid read here is new and reproduces.
+export PYTHONHASHSEED=${MEMCHECK_HASHSEED:-0}
 PYTHONMALLOC=malloc timeout 900 valgrind --tool=memcheck --error-exitcode=0 --num-callers=30 \
   --log-file="$log" "$PY" tests/memcheck/engine_cases.py 20
 python3 - "$log" <<'PY'
