@@ -13,14 +13,16 @@ if ! command -v valgrind >/dev/null; then
   fi
 fi
 log=$(mktemp)
-# One fixed hash seed, so that a run is reproducible: which facts durable-rules meets in which order follows
-# Python's set and dict order, and with some seeds its closing retract reads 4 bytes it should not
-# (deleteMessageFromFrame under retract_facts; PYTHONHASHSEED=3 at 1255e9d, and one CI run of 249cac7 with
-# a random seed; 0 of 15 seeds, 0-14, on 249cac7). That read is durable-rules' own, seen only under valgrind,
-# and not yet traced to a case; with seed 0 none is seen, so any invalid read here is new and reproduces.
+# One fixed hash seed, so that a run repeats as far as Python's set and dict order decides it. durable-rules'
+# closing retract sometimes reads 4 bytes it should not (deleteMessageFromFrame under retract_facts: with
+# PYTHONHASHSEED=3 at 1255e9d, and in one CI run of 249cac7 with a random seed; not with seeds 0-14 on
+# 249cac7, nor with seed 3 when the same cases ran from another script, so memory layout plays a part too).
+# That read is durable-rules' own, known and open (README, Trust): .ci/durable-rules.supp names it by the call
+# chain of that CI run's report (it could not be made to happen again on demand, so the suppression has not
+# yet been seen to match), so that it is counted apart and any other invalid read or write still fails.
 export PYTHONHASHSEED=${MEMCHECK_HASHSEED:-0}
 PYTHONMALLOC=malloc timeout 900 valgrind --tool=memcheck --error-exitcode=0 --num-callers=30 \
-  --log-file="$log" "$PY" tests/memcheck/engine_cases.py 20
+  --suppressions=.ci/durable-rules.supp --log-file="$log" "$PY" tests/memcheck/engine_cases.py 20
 python3 - "$log" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
@@ -30,7 +32,10 @@ summary = re.findall(r"ERROR SUMMARY: (\d+) errors", text)
 kinds = {}
 for kind in re.findall(r"^==\d+== (Invalid \w+ of size \d+|Use of uninitialised value|Conditional jump[^\n]*|Mismatched[^\n]*|Invalid free[^\n]*)", text, re.M):
     kinds[kind] = kinds.get(kind, 0) + 1
-print(f"memcheck: {len(bad)} invalid reads/writes inside durable-rules; valgrind error summary: {summary[-1] if summary else '?'}")
+known = re.findall(r"ERROR SUMMARY: \d+ errors from \d+ contexts \(suppressed: (\d+) from", text)
+known = int(known[-1]) if known else 0  # valgrind's own default suppressions count here too (0 in these runs)
+print(f"memcheck: {len(bad)} invalid reads/writes inside durable-rules; valgrind error summary: {summary[-1] if summary else '?'}"
+      f"; suppressed (.ci/durable-rules.supp and valgrind's defaults): {known}")
 print("memcheck: reports by kind (uninitialised-value reports come from CPython itself under PYTHONMALLOC=malloc):",
       ", ".join(f"{k} x{v}" for k, v in sorted(kinds.items())) or "none")
 for block in bad[:5]:
