@@ -18,7 +18,7 @@ Three ideas keep durable-rules honest here:
 
 from __future__ import annotations
 
-from attrs import frozen
+from attrs import field, frozen
 
 from cdss.engine import capacity
 from cdss.errors import RuleFileError
@@ -45,6 +45,9 @@ class CompiledRule:
     index: int  # the rule's place in the rule base: the engines fire pending rules lowest index first
     variants: tuple  # one ((alias, durable pattern), ...) per durable-rules rule that can wake this rule
     tokened: bool = False  # some variant has no positive pattern: its partition's token comes first
+    # Per variant, the tests that must all hold for it (variants_of, in the same order as `variants`): the
+    # direct engine gates each variant on what the case must hold for them.
+    tests: tuple = field(default=(), eq=False, repr=False)
 
     def names(self) -> list[str]:
         """The durable-rules rule names of this rule's variants."""
@@ -200,7 +203,8 @@ def compile_knowledge(kb: KnowledgeBase) -> Program:
     plans = []
     for rule in kb.rules:
         variants, pushed_refs, strict_refs, keys = [], set(), set(), set()
-        for tests in variants_of(rule.when):
+        variant_tests = variants_of(rule.when)
+        for tests in variant_tests:
             pushed = []
             for test in tests:
                 made = _pattern(test)
@@ -227,14 +231,15 @@ def compile_knowledge(kb: KnowledgeBase) -> Program:
                     pushed_refs.add(ref)
                 if key is not None:
                     keys.add(key)
-        plans.append((rule, variants, pushed_refs, strict_refs, keys))
+        plans.append((rule, variants, pushed_refs, strict_refs, keys, tuple(map(tuple, variant_tests))))
 
     strata = _stratify(kb, plans, asserters)
     compiled, all_pushed_refs = [], set()
-    for index, ((rule, variants, pushed_refs, _, _), stratum) in enumerate(zip(plans, strata)):
+    for index, ((rule, variants, pushed_refs, _, _, variant_tests), stratum) in enumerate(zip(plans, strata)):
         laid_out = tuple(_lay_out(patterns) for patterns in variants)
         compiled.append(CompiledRule(rule, stratum, index, laid_out,
-                                     tokened=any(patterns[0][0] == "token" for patterns in laid_out)))
+                                     tokened=any(patterns[0][0] == "token" for patterns in laid_out),
+                                     tests=variant_tests))
         all_pushed_refs |= pushed_refs
     partitions = _partition(compiled, plans)
     return Program(tuple(compiled), tuple(sorted(set(strata))), partitions,
@@ -347,7 +352,7 @@ def _stratify(kb: KnowledgeBase, plans, asserters) -> list[int]:
     stratum = [0] * len(plans)
     for _ in range(len(plans) + 1):
         changed = False
-        for index, (rule, _, pushed_refs, strict_refs, _) in enumerate(plans):
+        for index, (rule, _, pushed_refs, strict_refs, *_) in enumerate(plans):
             need = 0
             for ref in strict_refs:
                 for source in asserters.get(ref, ()):
