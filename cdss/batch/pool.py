@@ -26,7 +26,7 @@ import time
 from collections import deque
 from typing import Callable, Iterable, Iterator
 
-from attrs import define, frozen
+from attrs import Factory, define, frozen
 
 from cdss.errors import CdssError
 from cdss.io.inputs import chunks
@@ -36,6 +36,9 @@ SIGNALS = {signal.SIGINT, signal.SIGTERM}
 DEFAULT_CASE_TIMEOUT = 60.0  # seconds one case may take in a worker (a case takes about a millisecond)
 POLL_SECONDS = 0.25  # how often stuck items are looked for while waiting
 STOP_SECONDS = 5.0  # how long an idle worker may take to exit before it is killed
+# Jobs sent to one worker before it answers: the next job waits in its pipe, so the worker goes on at once
+# instead of idling while this process reads its results and sends more (~4 % of a one-worker batch).
+DEPTH = 2
 
 
 @frozen
@@ -205,13 +208,14 @@ class _Process:
     conn: object  # the parent's end of the worker's pipe
     slot: int
     ready: bool = False
-    job: Job | None = None
+    jobs: deque = Factory(deque)  # sent and not yet answered, in order: the first is the one it runs
     seen: int = 0  # the worker's item counter when last looked at
     since: float = 0.0  # when it last changed
 
 
 class ProcessBackend:
-    """`jobs` worker processes, each with its own pipe, fed one job at a time in window order.
+    """`jobs` worker processes, each with its own pipe, fed jobs in window order, up to DEPTH at a time (a
+    worker runs them in the order sent).
 
     `timeout` bounds the seconds one item may take (None: no bound); a worker past it is killed and
     replaced. Workers are forked on Linux (they share the parent's compiled rule objects for free) and
@@ -264,19 +268,22 @@ class ProcessBackend:
             self.queue.append(job)
 
     def _dispatch(self) -> None:
-        for worker in self.workers:
-            if not self.queue:
-                return
-            if worker.job is None:
-                job = self.queue.popleft()
-                self.progress[worker.slot] = 0
-                worker.job, worker.seen, worker.since = job, 0, time.monotonic()
-                worker.conn.send(job.items)
+        for depth in range(DEPTH):  # every worker one job before any gets a second
+            for worker in self.workers:
+                if not self.queue:
+                    return
+                if len(worker.jobs) == depth:
+                    job = self.queue.popleft()
+                    if not worker.jobs:
+                        self.progress[worker.slot] = 0
+                        worker.seen, worker.since = 0, time.monotonic()
+                    worker.jobs.append(job)
+                    worker.conn.send(job.items)
 
     def wait(self, head: _Task) -> list:
         """Events of finished or failed jobs: (job, results, None, None) or (job, None, index, Failure)."""
         self._dispatch()
-        busy = [w for w in self.workers if w.job is not None]
+        busy = [w for w in self.workers if w.jobs]
         if not busy:
             return []
         handles = {}
@@ -287,7 +294,7 @@ class ProcessBackend:
         events, failed = [], []
         for handle in ready:
             worker = handles[handle]
-            if worker.job is None or worker in failed:
+            if not worker.jobs or worker in failed:
                 continue
             if handle is worker.conn:
                 try:
@@ -295,8 +302,9 @@ class ProcessBackend:
                 except (EOFError, OSError):
                     failed.append(worker)
                     continue
-                events.append((worker.job, results, None, None))
-                worker.job = None
+                events.append((worker.jobs.popleft(), results, None, None))
+                if worker.jobs:  # the next one, already in its pipe, is under way
+                    worker.seen, worker.since = 0, time.monotonic()
             else:
                 failed.append(worker)
         for worker in failed:
@@ -304,7 +312,7 @@ class ProcessBackend:
         if self.timeout:
             now = time.monotonic()
             for worker in self.workers:
-                if worker.job is None:
+                if not worker.jobs:
                     continue
                 started = self.progress[worker.slot]
                 if started != worker.seen:
@@ -313,12 +321,18 @@ class ProcessBackend:
                     # (results waiting in its pipe: it finished while this process was busy, not stuck)
                     worker.process.kill()
                     events.append(self._replace(worker, Failure("timeout", f"{self.timeout:g} s")))
+        # A worker that just gave its results gets more now, not after this process has written and counted
+        # them: with one worker that waiting was ~10 % of a batch's time (the two processes never ran at
+        # once). Jobs the events make (a failed job's items again) are dispatched next time.
+        self._dispatch()
         return events
 
     def _replace(self, worker: _Process, failure: Failure):
-        """The failed worker's event, and a fresh worker in its slot."""
-        job, index = worker.job, max(0, self.progress[worker.slot] - 1)
-        worker.job = None
+        """The failed worker's event, and a fresh worker in its slot. The jobs queued behind the failed one
+        never started: they go back to the front of the queue, in order."""
+        job, index = worker.jobs.popleft(), max(0, self.progress[worker.slot] - 1)
+        self.queue.extendleft(reversed(worker.jobs))
+        worker.jobs.clear()
         blocked = time.monotonic()
         _stop(worker, now=True)
         fresh = self._spawn(worker.slot)
@@ -326,20 +340,20 @@ class ProcessBackend:
         self._await_ready(fresh)
         blocked = time.monotonic() - blocked
         for other in self.workers:  # the seconds spent here, blind to the others, are not theirs to lose
-            if other.job is not None:
+            if other.jobs:
                 other.since += blocked
         return job, None, index, failure
 
     def shutdown(self, now: bool = False) -> None:
         """Stop every worker: idle ones are asked to exit; `now` (an interrupted run) kills them."""
         for worker in self.workers:
-            if not now and worker.job is None:
+            if not now and not worker.jobs:
                 try:
                     worker.conn.send(None)
                 except OSError:
                     pass
         for worker in self.workers:
-            _stop(worker, now=now or worker.job is not None)
+            _stop(worker, now=now or bool(worker.jobs))
         self.workers = []
 
 
@@ -398,6 +412,7 @@ def _serve(conn, progress, slot: int, parent: int, factory: Callable, args: tupl
         for number, item in enumerate(items, 1):
             progress[slot] = number
             results.append(call_worker(worker, item))
+        progress[slot] = 0  # between jobs: the next job's items are counted from its first
         conn.send(results)
 
 
