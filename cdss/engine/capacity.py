@@ -65,21 +65,17 @@ class Tally:
     peak: dict = field(factory=lambda: {limit.key: (0, "") for limit in LIMITS})
 
     def add(self, item) -> None:
-        """Add one compiled rule (all its variants, each one durable-rules rule)."""
+        """Add one compiled rule (all its variants, each one durable-rules rule); the first rule brings the
+        ruleset's sinks. A count only grows, so each new count is the peak."""
+        rules = self.peak["rules"][0] + len(item.variants) + (SINK_RULES if self.peak["rules"][0] == 0 else 0)
+        self.peak["rules"] = (rules, "rules in the ruleset, with its sinks")
         for patterns in item.variants:
-            self._raise("rules", self.peak["rules"][0] + 1, "rules in the ruleset, with its sinks")
             for _, pattern in patterns:
                 self.add_pattern(pattern)
-        if self.peak["rules"][0] == len(item.variants):  # the first rule: count the sinks too
-            self._raise("rules", self.peak["rules"][0] + SINK_RULES, "rules in the ruleset, with its sinks")
-
-    def _raise(self, key: str, count: int, chain) -> None:
-        if count > self.peak[key][0]:
-            self.peak[key] = (count, chain if isinstance(chain, str) else " & ".join(chain))
 
     def add_pattern(self, pattern: dict) -> None:
-        """Count one pattern. Every cold start counts every pattern of the rule base (~1,250), so the
-        counts are kept inline, not through `_raise`: the same peaks, at half the cost."""
+        """Count one pattern. Every cold start counts every pattern of the rule base (~1,250), so each peak
+        is raised inline."""
         chain = tuple(map(repr, pattern["$and"] if "$and" in pattern else (pattern,)))
         peak, children, ors = self.peak, self.children, self.ors
         count = self.beta[chain] = self.beta.get(chain, 0) + 1
