@@ -181,6 +181,34 @@ def test_a_worker_that_dies_mid_case_becomes_that_cases_error_record(tmp_path, m
     assert "inputs: 8, results: 7, errors: 1" in result.output
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("failure", ["dies", "sticks"])
+def test_one_worker_with_a_job_waiting_in_its_pipe_loses_nothing_when_it_fails(tmp_path, monkeypatch, failure):
+    """A worker is sent its next job before it answers the last (cdss/batch/pool.py, DEPTH): when it dies or
+    sticks on a case, the job waiting behind runs on its replacement, and only that case is an error."""
+    real = BatchWorker.__call__
+
+    def failing(self, item):
+        if item.raw and b'"b0001"' in item.raw:
+            if failure == "sticks":
+                time.sleep(3600)  # as a hang in durable-rules' C core would
+            import faulthandler
+            faulthandler.disable()
+            os.kill(os.getpid(), signal.SIGSEGV)
+        return real(self, item)
+
+    monkeypatch.setattr(BatchWorker, "__call__", failing)  # inherited by the forked workers
+    source = jsonl(tmp_path / "many.jsonl", [case(i) for i in range(12)])
+    out = tmp_path / "out.jsonl"
+    result = batch(str(source), "-o", str(out), "--jobs", "1", "--chunk-size", "2", "--case-timeout", "2")
+    records = lines(out)
+    assert [r.get("case_id") for r in records] == [f"b{i:04d}" for i in range(12)]
+    assert [i for i, r in enumerate(records) if r["status"] == "error"] == [1]
+    expected = "took longer than 2 s" if failure == "sticks" else "worker process died while evaluating this case"
+    assert expected in records[1]["error"]["message"]
+    assert "inputs: 12, results: 11, errors: 1" in result.output
+
+
 def test_resume_needs_an_output_file():
     assert batch(str(CASES / "derived"), "--resume").exit_code == 2
 

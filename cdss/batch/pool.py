@@ -270,7 +270,8 @@ class ProcessBackend:
     def _dispatch(self) -> None:
         for depth in range(DEPTH):  # every worker one job before any gets a second
             for worker in self.workers:
-                if not self.queue:
+                if not self.queue or (depth and len(self.queue) <= len(self.workers)):
+                    # (near the end, a job waiting behind another would keep a worker that is free sooner idle)
                     return
                 if len(worker.jobs) == depth:
                     job = self.queue.popleft()
