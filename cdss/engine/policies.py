@@ -26,7 +26,9 @@ RED_FLAG_STATUS_RANK = {"suspected": 1, "confirmed": 2}
 KIND_RANK = {"exam": 0, "lab": 1, "imaging": 2, "referral": 3, "treatment": 4, "advice": 5}
 CATEGORY_RANK = {"self_management": 0, "physical": 1, "pharmacological": 2, "injection": 3, "surgical": 4, None: 5}
 LAST_STEP = 99  # what a policy adds comes after the rules' own steps
-MAX_GROUPS = 4096  # merged items of several rules' conclusions kept per knowledge base (Prepared.group_item)
+MAX_GROUPS = 512  # merged items of several rules' conclusions kept per knowledge base (Prepared.group_item): 494
+# combinations were met in 50,000 synthetic cases, the first 512 met answer >99.9 % of the calls, and a
+# table of 4,096 kept growing for ~1,000,000 cases (the direct worker +11.5 % of its RSS from 10,000 cases)
 
 
 @define
