@@ -182,8 +182,9 @@ def test_a_worker_that_dies_mid_case_becomes_that_cases_error_record(tmp_path, m
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("jobs", ["1", "2"])
 @pytest.mark.parametrize("failure", ["dies", "sticks"])
-def test_one_worker_with_a_job_waiting_in_its_pipe_loses_nothing_when_it_fails(tmp_path, monkeypatch, failure):
+def test_a_worker_with_a_job_waiting_in_its_pipe_loses_nothing_when_it_fails(tmp_path, monkeypatch, failure, jobs):
     """A worker is sent its next job before it answers the last (cdss/batch/pool.py, DEPTH): when it dies or
     sticks on a case, the job waiting behind runs on its replacement, and only that case is an error."""
     real = BatchWorker.__call__
@@ -200,7 +201,7 @@ def test_one_worker_with_a_job_waiting_in_its_pipe_loses_nothing_when_it_fails(t
     monkeypatch.setattr(BatchWorker, "__call__", failing)  # inherited by the forked workers
     source = jsonl(tmp_path / "many.jsonl", [case(i) for i in range(12)])
     out = tmp_path / "out.jsonl"
-    result = batch(str(source), "-o", str(out), "--jobs", "1", "--chunk-size", "2", "--case-timeout", "2")
+    result = batch(str(source), "-o", str(out), "--jobs", jobs, "--chunk-size", "2", "--case-timeout", "2")
     records = lines(out)
     assert [r.get("case_id") for r in records] == [f"b{i:04d}" for i in range(12)]
     assert [i for i, r in enumerate(records) if r["status"] == "error"] == [1]
