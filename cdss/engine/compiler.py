@@ -46,8 +46,9 @@ class CompiledRule:
     variants: tuple  # one ((alias, durable pattern), ...) per durable-rules rule that can wake this rule
     tokened: bool = False  # some variant has no positive pattern: its partition's token comes first
     # Per variant, the tests that must all hold for it (variants_of, in the same order as `variants`): the
-    # direct engine gates each variant on what the case must hold for them.
-    tests: tuple = field(default=(), eq=False, repr=False)
+    # direct engine gates each variant on what the case must hold for them. Required: with none, the direct
+    # engine would see no variant to wake the rule by.
+    tests: tuple = field(kw_only=True, eq=False, repr=False)
 
     def names(self) -> list[str]:
         """The durable-rules rule names of this rule's variants."""
