@@ -147,6 +147,12 @@ class DaskBackend:
                 events.append((job, future.result(), None, None))
                 continue
             error = errors.get(future)
+            if error is None and future.status != "cancelled":
+                # Done, but neither a result nor an error: it finished, then its result was lost with the
+                # worker that held it (dask recomputes such keys elsewhere; a CI run met it as two workers
+                # died). The job runs again, and no item of it is to blame for that.
+                events.append((job, None, None, Failure("died", f"its result was lost ({future.status})", alone=False)))
+                continue
             if future.status == "cancelled" or isinstance(error, self.deaths):
                 address = dead.get(future)
                 alone = None if address is None else self.died_on[address] == 1
