@@ -60,35 +60,36 @@ def _gate(alias: str, pattern: dict) -> tuple | None:
     return None  # the partition's token: no gate
 
 
-def _case_needs(tests) -> set[tuple]:
+def _case_needs(tests) -> dict[tuple, tuple | None]:
     """Gates the case itself must meet for a variant's tests all to hold, also where a test is not one of
     its patterns (a trial test with its own weeks, a field past the compiler's limit of distinct tests):
     a scalar field's test of a fixed value passed by the case's value (`value`: age 8 or over), a field
     left out (`absent`), a tested field recorded (every other field test but `absent` fails on a missing
     field), a list with an element for `contains`, a treatment of the code a trial test counts. They never
     change while a case runs, so they only keep a rule asleep in cases where it cannot fire: rules on an
-    age band or on one answer were woken, and failed, ~20 times in a typical case."""
-    catalogue, needs = field_catalogue(), set()
+    age band or on one answer were woken, and failed, ~20 times in a typical case. Each gate maps to what
+    judges it per case: (compare, operand) for a value gate, None for the others."""
+    catalogue, needs = field_catalogue(), {}
     for test in tests:
         if isinstance(test, FieldTest) and test.path in catalogue:
             kind = catalogue[test.path].get("type")
             if test.op == "absent":
-                needs.add(("absent", test.path))
+                needs[("absent", test.path)] = None
             elif _decided_by_value(test, kind):
-                needs.add(_value_gate(test))
+                needs[_value_gate(test)] = (test.compare, test.operand)
             elif kind != "array":
-                needs.add(("field", test.path))
+                needs[("field", test.path)] = None
             elif test.op in ("contains", "contains_any"):
-                needs.add(("list", test.path))
+                needs[("list", test.path)] = None
         elif isinstance(test, TrialTest) and test.at_least >= 1:
-            needs.add(("trial", test.code))
+            needs[("trial", test.code)] = None
     return needs
 
 
-def _variant_gates(patterns, tests) -> list[tuple]:
-    """A variant's gates, sorted: its positive patterns' facts and what the case must hold (_case_needs).
-    A value gate is met only where its field is recorded: that field's own gate is left out."""
-    gates = {gate for alias, pattern in patterns if (gate := _gate(alias, pattern)) is not None} | _case_needs(tests)
+def _variant_gates(patterns, needs: dict) -> list[tuple]:
+    """A variant's gates, sorted: its positive patterns' facts and what the case must hold (`needs`, from
+    _case_needs). A value gate is met only where its field is recorded: that field's own gate is left out."""
+    gates = {gate for alias, pattern in patterns if (gate := _gate(alias, pattern)) is not None} | needs.keys()
     valued = {gate[1] for gate in gates if gate[0] == "value"}
     return sorted(gate for gate in gates if not (gate[0] == "field" and gate[1] in valued))
 
@@ -161,15 +162,16 @@ class DirectEvaluator:
         self._open: list[list[int]] = [[] for _ in strata]
         field_paths, list_paths, trial_codes = set(), set(), set()
         valued: dict[str, dict[tuple, tuple]] = {}  # path -> value gate -> (compare, operand)
-        catalogue = field_catalogue()
         gated = []
         for item in self.program.compiled:
-            gated.append((item, [_variant_gates(patterns, tests) for patterns, tests in zip(item.variants, item.tests)]))
-            for variant in item.tests:
-                for test in variant:
-                    if isinstance(test, FieldTest) and test.path in catalogue \
-                            and _decided_by_value(test, catalogue[test.path].get("type")):
-                        valued.setdefault(test.path, {})[_value_gate(test)] = (test.compare, test.operand)
+            variants = []
+            for patterns, tests in zip(item.variants, item.tests):
+                needs = _case_needs(tests)
+                for gate, judged in needs.items():
+                    if judged is not None:
+                        valued.setdefault(gate[1], {})[gate] = judged
+                variants.append(_variant_gates(patterns, needs))
+            gated.append((item, variants))
         tested_by: dict[tuple, int] = {}
         for _, variants in gated:
             for gates in variants:
