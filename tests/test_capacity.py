@@ -44,16 +44,19 @@ def _tally(rules: dict) -> capacity.Tally:
     return tally
 
 
+# Patterns laid out as the compiler lays them out: the thing's group, then the tests on its property.
+def _fact(i: int) -> dict:
+    return {"$and": [{"$ex": {"g1": 1}}, {f"f:f{i}": True}]}
+
+
 def _second_on_shared(n: int) -> dict:
-    shared = {"$and": [{"t": "obs"}, {"k": "x"}, {"v": 1}]}
-    return {f"r{i}": {"all": [{"a": {"$and": [{"t": "fact"}, {"n": f"f{i}"}]}}, {"b": shared}], "run": _action}
-            for i in range(n)}
+    shared = {"$and": [{"$ex": {"g0": 1}}, {"o:x": 1}]}
+    return {f"r{i}": {"all": [{"a": _fact(i)}, {"b": shared}], "run": _action} for i in range(n)}
 
 
 def _same_or(n: int) -> dict:
-    pattern = {"$and": [{"t": "obs"}, {"k": "x"}, {"$or": [{"v": 1}, {"v": 2}]}]}
-    return {f"r{i}": {"all": [{"a": {"$and": [{"t": "fact"}, {"n": f"f{i}"}]}}, {"b": pattern}], "run": _action}
-            for i in range(n)}
+    pattern = {"$and": [{"$ex": {"g0": 1}}, {"$or": [{"o:x": 1}, {"o:x": 2}]}]}
+    return {f"r{i}": {"all": [{"a": _fact(i)}, {"b": pattern}], "run": _action} for i in range(n)}
 
 
 @pytest.mark.parametrize("make, key, error", [(_second_on_shared, "beta_per_alpha", "108"), (_same_or, "or_per_alpha", "107")])
@@ -69,15 +72,22 @@ def test_the_model_counts_what_durable_rules_refuses(make, key, error):
 def test_each_or_pattern_counts_as_its_own_alpha_test_for_one_fact():
     """Found on a 10x rule base: 102 patterns with one `$or` of statuses on one condition code made the
     condition's fact meet more than 64 alpha tests (error 303 at run time), although the tests are equal."""
-    pattern = {"$and": [{"t": "cond"}, {"c": "x"}, {"$or": [{"s": "suspected"}, {"s": "probable"}]}]}
-    rules = {f"r{i}": {"all": [{"a": {"$and": [{"t": "fact"}, {"n": f"f{i}"}]}}, {"b": pattern}], "run": _action}
-             for i in range(70)}
-    assert _tally(rules).peak["tests_per_fact"][0] > 64
-    host = _QuietHost()
-    host.register_rulesets({"probe": rules})
-    handle = host.get_ruleset("probe")._handle
-    with pytest.raises(Exception, match="303"):
-        durable_engine.durable_rules_engine.assert_fact(handle, '{"sid":"s","id":"1","t":"cond","c":"x","s":"probable"}')
+    def rules(n: int) -> dict:
+        pattern = {"$and": [{"$ex": {"g0": 1}}, {"$or": [{"c:x": "suspected"}, {"c:x": "probable"}]}]}
+        return {f"r{i}": {"all": [{"a": _fact(i)}, {"b": pattern}], "run": _action} for i in range(n)}
+
+    assert _tally(rules(63)).peak["tests_per_fact"][0] == 64  # the group's test and 63 `$or` tests
+    assert _tally(rules(70)).peak["tests_per_fact"][0] == 71
+    for n, fails in ((63, False), (70, True)):
+        host = _QuietHost()
+        host.register_rulesets({"probe": rules(n)})
+        handle = host.get_ruleset("probe")._handle
+        fact = '{"sid":"s","id":"1","g0":1,"c:x":"probable"}'
+        if fails:
+            with pytest.raises(Exception, match="303"):
+                durable_engine.durable_rules_engine.assert_fact(handle, fact)
+        else:
+            durable_engine.durable_rules_engine.assert_fact(handle, fact)
 
 
 def test_the_shipped_rule_base_fits_every_budget_without_phase_tokens():

@@ -11,8 +11,10 @@ import pytest
 
 from cdss.io import cases
 from cdss import load_knowledge
+from cdss.engine import compiler
 from cdss.engine.compiler import MAX_DISTINCT_TESTS_PER_FIELD, compile_knowledge
-from cdss.engine.durable import CORE, Evaluator
+from cdss.engine.direct import DirectEvaluator
+from cdss.engine.durable import CORE, Evaluator, create_ruleset
 from cdss.errors import EngineFault, RuleFileError
 from tests.helpers.rulekit import folder, rule
 
@@ -219,7 +221,9 @@ def test_cross_field_comparisons_stay_out_of_patterns(tmp_path):
     program = compile_knowledge(kb)
     for item in program.compiled:
         # only that the compared field is present: no value comparison in a pattern
-        assert [pattern for _, pattern in item.variants[0]] == [{"$and": [{"t": "obs"}, {"k": "labs.crp_mg_l"}]}]
+        group = program.groups["o:labs.crp_mg_l"]
+        assert [pattern for _, pattern in item.variants[0]] == [{"$and": [{"$ex": {group: 1}},
+                                                                          {"$ex": {"o:labs.crp_mg_l": 1}}]}]
     result = Evaluator(kb).evaluate(make_case(labs={"crp_mg_l": 12, "crp_uln_mg_l": 10}))
     assert [w.code for w in result.warnings] == ["high"]
 
@@ -266,3 +270,46 @@ def test_a_score_domain_takes_its_highest_option_that_holds_even_if_negative(tmp
     evaluator = Evaluator(kb)
     assert fired(evaluator.evaluate(make_case(pain={"hip": "left", "knee": "left"}))) == ["t.score"]
     assert fired(evaluator.evaluate(make_case(pain={"knee": "left"}))) == []
+
+
+def test_durable_rules_tells_properties_apart_by_hash_alone_so_the_compiler_keeps_hashes_apart():
+    """durable-rules finds a fact's alpha tests by the FNV-1a hash of each property name and never compares
+    the names: a fact on `f:t.fact2022789` meets a test on `f:t.fact2239192` (their hashes are equal). The
+    compiler computes the same hash and gives the second thing another property, so that a rule on one
+    thing never wakes on the other, a field tested as absent is never taken for present, and the count of
+    alpha tests a fact may meet (capacity.py) stays true."""
+    first, second = "f:t.fact2022789", "f:t.fact2239192"
+    assert compiler.fnv1a_32(first) == compiler.fnv1a_32(second)
+    handle = create_ruleset("probe.hash", {"r": {"all": [{"a": {"$and": [{"$ex": {"g0": 1}}, {second: True}]}}]},
+                                           "sink": {"all": [{"x": {"$ex": {"g0": 1}}}, {"n": {"$ex": {"never": 1}}}]}})
+    state = CORE.assert_fact(handle, '{"sid":"s","id":"1","g0":1,"%s":true}' % first)[1]
+    assert CORE.start_action_for_state(handle, state)  # the rule on `second` woke on a fact of `first`
+    CORE.complete_and_start_action(handle, state)
+    properties = compiler.Properties()
+    kept, renamed = properties.of(("fact", "t.fact2022789")), properties.of(("fact", "t.fact2239192"))
+    assert kept == first and renamed.startswith(second) and renamed != second
+    assert compiler.fnv1a_32(kept) != compiler.fnv1a_32(renamed)
+    # the same for every property a rule base names, the fixed ones of every fact included
+    for profile in ("nice", "nhg"):
+        names = list(compile_knowledge(load_knowledge(profile=profile)).properties.values())
+        hashes = {compiler.fnv1a_32(name) for name in names + list(compiler.FIXED_PROPERTIES + compiler.GROUP_PROPERTIES)}
+        assert len(hashes) == len(names) + len(compiler.FIXED_PROPERTIES) + compiler.GROUPS
+
+
+def test_a_treatment_reaches_only_the_rulesets_that_test_its_code(tmp_path):
+    """Trap 2 once more: each fact must meet some pattern of the ruleset it is asserted into (a sink of its
+    group), else durable-rules refuses the batch (MessageNotHandled). The treatments of a code are asserted
+    only where a pattern tests that code: here paracetamol is tested in the first stratum's ruleset and
+    exercise therapy in the second's, and a case with both runs."""
+    kb = load_knowledge(folder(tmp_path, [
+        rule("t.para", {"trial": "paracetamol", "outcome": "failed"}, [{"assert": "t.para_failed"}]),
+        rule("t.exercise", {"all": [{"trial": "exercise_therapy", "outcome": "failed"}, {"not": {"fact": "t.para_failed"}}]},
+             [warn("exercise_alone")]),
+    ]))
+    evaluator = Evaluator(kb)
+    assert [len(rs.partition.trials) for rs in evaluator.rulesets] == [1, 1]
+    failed = {"weeks": 12, "response": "none", "joint": "knee"}
+    both = make_case(treatments=[{"code": "paracetamol", **failed}, {"code": "exercise_therapy", **failed}])
+    assert fired(evaluator.evaluate(both)) == ["t.para"]
+    alone = make_case(treatments=[{"code": "exercise_therapy", **failed}])
+    assert fired(evaluator.evaluate(alone)) == ["t.exercise"]

@@ -7,13 +7,37 @@ The compiler packs rules into rulesets that keep every count below its budget, a
 
 The counts model the core's network conservatively: every pattern that ends on an alpha node counts as one
 beta node linked to it (the core shares the beta node of identical first patterns, which only lowers the
-real count), and every distinct test under a fact kind and key counts as one test such a fact may match,
-every `$or` pattern as one of its own (the core shares identical plain tests, but not `$or` tests).
+real count), and every distinct alpha node on the chains of the patterns on one thing (cdss/engine/compiler.py gives each
+thing a pattern tests a property of its own, and starts each pattern with the test of its group) counts as
+one test a fact of that thing may match, every `$or` pattern as one of its own (the core shares identical plain tests, but not `$or` tests).
 """
 
 from __future__ import annotations
 
 from attrs import define, field, frozen
+
+
+# The groups of things a pattern may start with (cdss/engine/compiler.py, Properties): a fact carries its
+# thing's group, a property of its own, and every pattern starts with a test that it exists.
+GROUPS = 16
+GROUP_PROPERTIES = tuple(f"g{number}" for number in range(GROUPS))
+
+
+def thing_property(tests) -> str:
+    """The property of the thing a pattern's tests are on (after its group's test, if it starts with one)."""
+    first = tests[0]
+    if len(tests) > 1 and first.keys() == {"$ex"} and next(iter(first["$ex"])) in GROUP_PROPERTIES:
+        first = tests[1]
+    return property_of(first)
+
+
+def property_of(test: dict) -> str:
+    """The fact property an alpha test reads: {name: value}, {"$gte": {name: value}}, {"$ex": {name: 1}}, or
+    an `$or` of tests on one property."""
+    key, value = next(iter(test.items()))
+    if key in ("$or", "$and"):
+        return property_of(value[0])
+    return next(iter(value)) if key.startswith("$") else key
 
 
 @frozen
@@ -32,7 +56,7 @@ LIMITS = (
 )
 BY_KEY = {limit.key: limit for limit in LIMITS}
 BUDGET = 0.8  # the compiler fills a ruleset to at most this fraction of each limit
-SINK_RULES = 6  # the compiler's sink rules, one per fact kind
+SINK_RULES = GROUPS  # at most: the compiler's sink rules, one for each group the ruleset's patterns start with
 
 
 @frozen
@@ -60,7 +84,7 @@ class Tally:
     beta: dict = field(factory=dict)  # alpha chain -> patterns ending on it
     ors: dict = field(factory=dict)  # alpha chain up to an `$or` -> patterns sharing it
     children: dict = field(factory=dict)  # alpha chain -> its distinct child tests
-    under_kind: dict = field(factory=dict)  # (kind, key) -> distinct alpha chains below it
+    under_property: dict = field(factory=dict)  # property -> distinct alpha chains that start on it
     or_patterns: int = 0  # `$or` patterns so far: durable-rules gives each its own alpha nodes
     peak: dict = field(factory=lambda: {limit.key: (0, "") for limit in LIMITS})
 
@@ -94,11 +118,11 @@ class Tally:
                 count = ors[prefix] = ors.get(prefix, 0) + 1
                 if count > peak["or_per_alpha"][0]:
                     peak["or_per_alpha"] = (count, " & ".join(prefix))
-        kind = chain[:2]
-        below = self.under_kind.get(kind)
+        name = thing_property(pattern["$and"] if "$and" in pattern else (pattern,))
+        below = self.under_property.get(name)
         if below is None:
-            below = self.under_kind[kind] = set()
-        for depth in range(2, len(chain)):
+            below = self.under_property[name] = set()
+        for depth in range(len(chain)):
             if "'$or'" in chain[depth]:
                 # Identical `$or` tests are not shared: a fact that meets one meets every copy (error 303 with
                 # 70 patterns of one `$or` on one condition code, reproduced in tests/test_capacity.py).
@@ -106,9 +130,9 @@ class Tally:
                 below.add((chain[:depth + 1], self.or_patterns))
             else:
                 below.add(chain[:depth + 1])
-        # the kind's and the key's own tests, the tests below them, and the sink's
-        if len(below) + 3 > peak["tests_per_fact"][0]:
-            peak["tests_per_fact"] = (len(below) + 3, " & ".join(kind))
+        # the group's test (which the group's sink shares), the tests on the property and those below them
+        if len(below) > peak["tests_per_fact"][0]:
+            peak["tests_per_fact"] = (len(below), name)
 
     def within_budget(self) -> bool:
         return all(count <= BY_KEY[key].limit * BUDGET for key, (count, _) in self.peak.items())

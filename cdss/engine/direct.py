@@ -21,6 +21,7 @@ from __future__ import annotations
 import heapq
 
 from cdss.engine import policies
+from cdss.engine.capacity import thing_property
 from cdss.engine.compiler import Program, compile_knowledge
 from cdss.engine.firing import CaseRun, Firing
 from cdss.errors import EngineFault
@@ -40,24 +41,12 @@ LEAF = ""  # the key under which a node of the path tree keeps the gates of its 
 ANY_RED_FLAG = ("red_flag", "any")  # met with every red flag raised (`red_flag: any` tests it)
 
 
-def _gate(alias: str, pattern: dict) -> tuple | None:
-    """The fact a positive pattern needs to exist, as a gate key; None for a negation or the token."""
+def _gate(alias: str, pattern: dict, things: dict) -> tuple | None:
+    """The fact a positive pattern needs to exist, as a gate key (the thing its first test's property stands
+    for: ("field", path), ("fact", name), ...); None for a negation or the token."""
     if alias.endswith("$not"):
         return None
-    tests = pattern["$and"]
-    kind = tests[0]["t"]
-    if kind == "obs":
-        key = tests[1]["k"]
-        return ("list", key[:-2]) if key.endswith("[]") else ("field", key)
-    if kind == "fact":
-        return ("fact", tests[1]["n"])
-    if kind == "cond":
-        return ("condition", tests[1]["c"])
-    if kind == "flag":
-        return ("red_flag", tests[1]["c"]) if "c" in tests[1] else ("red_flag", "any")
-    if kind == "trial":
-        return ("trial", tests[1]["c"])
-    return None  # the partition's token: no gate
+    return things.get(thing_property(pattern["$and"]))  # the token's `t` is no thing's
 
 
 def _case_needs(tests) -> dict[tuple, tuple | None]:
@@ -86,10 +75,10 @@ def _case_needs(tests) -> dict[tuple, tuple | None]:
     return needs
 
 
-def _variant_gates(patterns, needs: dict) -> list[tuple]:
+def _variant_gates(patterns, needs: dict, things: dict) -> list[tuple]:
     """A variant's gates, sorted: its positive patterns' facts and what the case must hold (`needs`, from
     _case_needs). A value gate is met only where its field is recorded: that field's own gate is left out."""
-    gates = {gate for alias, pattern in patterns if (gate := _gate(alias, pattern)) is not None} | needs.keys()
+    gates = {gate for alias, pattern in patterns if (gate := _gate(alias, pattern, things)) is not None} | needs.keys()
     valued = {gate[1] for gate in gates if gate[0] == "value"}
     return sorted(gate for gate in gates if not (gate[0] == "field" and gate[1] in valued))
 
@@ -163,6 +152,7 @@ class DirectEvaluator:
         field_paths, list_paths, trial_codes = set(), set(), set()
         valued: dict[str, dict[tuple, tuple]] = {}  # path -> value gate -> (compare, operand)
         gated = []
+        things = self.program.things()
         for item in self.program.compiled:
             variants = []
             for patterns, tests in zip(item.variants, item.tests):
@@ -170,7 +160,7 @@ class DirectEvaluator:
                 for gate, judged in needs.items():
                     if judged is not None:
                         valued.setdefault(gate[1], {})[gate] = judged
-                variants.append(_variant_gates(patterns, needs))
+                variants.append(_variant_gates(patterns, needs, things))
             gated.append((item, variants))
         tested_by: dict[tuple, int] = {}
         for _, variants in gated:

@@ -31,7 +31,7 @@ import durable_rules_engine as CORE
 import orjson
 
 from cdss.engine import policies
-from cdss.engine.compiler import Partition, Program, compile_knowledge
+from cdss.engine.compiler import TRIAL_KEY, Partition, Program, compile_knowledge
 from cdss.engine.firing import CaseRun, Firing
 from cdss.errors import EngineFault, RuleFileError
 from cdss.kb.conditions import MISSING, lookup
@@ -66,17 +66,24 @@ def _value_json(value) -> str:
     return _dumps([value])[1:-1]  # in a list, so that a bare exponent (1e-05) is found and written 1.0e-05
 
 
-def _derived_fact(conclusion: Conclusion) -> tuple[tuple[str, str], str] | None:
+def _derived_fact(conclusion: Conclusion, program: Program) -> tuple[tuple[str, str], str] | None:
     """(the derived thing, the JSON fields after sid and id) of the fact a conclusion asserts into
-    durable-rules, or None when it concludes nothing other rules test."""
+    durable-rules, or None when it concludes nothing a pattern tests. The fact carries its thing's group and
+    property (cdss/engine/compiler.py), and a red flag also those of every red flag (`red_flag: any`)."""
+    ref = conclusion.asserts
+    if ref is None:
+        return None
     d = conclusion.data
-    if conclusion.kind == "assert":
-        return ("fact", d["name"]), _dumps({"t": "fact", "n": d["name"]})[1:-1]
-    if conclusion.kind == "condition":
-        return ("condition", d["code"]), _dumps({"t": "cond", "c": d["code"], "s": d["status"]})[1:-1]
-    if conclusion.kind == "red_flag":
-        return ("red_flag", d["code"]), _dumps({"t": "flag", "c": d["code"], "u": d["urgency"]})[1:-1]
-    return None
+    value = {"fact": True, "condition": d.get("status"), "red_flag": d.get("urgency")}[ref[0]]
+    fields = {}
+    for thing in (ref, ("red_flag", "any")) if ref[0] == "red_flag" else (ref,):
+        name = program.properties.get(thing)
+        if name is not None:
+            fields[program.groups[name]] = 1
+            fields[name] = value
+    if not fields:
+        return None
+    return ref, _dumps(fields)[1:-1]
 
 
 def create_ruleset(name: str, definition: dict):
@@ -108,9 +115,9 @@ class Ruleset:
         self.refs = partition.refs
         self.any_flag = ("red_flag", "any") in partition.refs
         self.token = _dumps({"sid": SID, "id": "p", "t": "phase", "k": 0}) if partition.tokened else None
-        # the keys of the case facts it is given: field paths, `path[]` for list elements, `trial`
+        # the keys of the case facts it is given: field paths, `path[]` for list elements, `trial:<code>`
         self.keys = frozenset(self.scalar_paths | {path + "[]" for path in self.list_paths}
-                              | ({"trial"} if partition.trials else set()))
+                              | {TRIAL_KEY + code for code in partition.trials})
 
     def wants(self, ref: tuple[str, str]) -> bool:
         return ref in self.refs or (self.any_flag and ref[0] == "red_flag")
@@ -142,8 +149,9 @@ class Evaluator:
         self._firing = Firing(item.rule for item in self.program.compiled)
         # Every fact a conclusion can assert, as JSON after its id: encoding the facts was a tenth of a
         # case's time, and the same strings serve to retract them afterwards.
+        properties, groups = self.program.properties, self.program.groups
         self._derived = {id(c): made for item in self.program.compiled for c in item.rule.then
-                         if (made := _derived_fact(c)) is not None}
+                         if (made := _derived_fact(c, self.program)) is not None}
         self._lock = threading.Lock()
         self.abandoned_hosts = -1  # sets of rulesets left behind after a fault (each once a Host)
         self._new_host()
@@ -157,8 +165,13 @@ class Evaluator:
             if not self._sections or self._sections[-1][0] != section:
                 self._sections.append((section, []))
             # a fact's JSON after its id, less the value: built once per knowledge base
-            self._sections[-1][1].append((path, rest, f'","t":"obs","k":"{path}","v":'))
-        self._list_paths = [(path, tuple(path.split("."))) for path in sorted(self.program.list_paths)]
+            name = properties[("field", path)]
+            self._sections[-1][1].append((path, rest, f'","{groups[name]}":1,{_dumps(name)}:'))
+        self._list_paths = [(path, tuple(path.split(".")), properties[("list", path)])
+                            for path in sorted(self.program.list_paths)]
+        self._groups = groups
+        # the treatments' properties, by code: a treatment no pattern tests is not asserted
+        self._trials = {thing[1]: name for thing, name in properties.items() if thing[0] == "trial"}
 
     def _new_host(self) -> None:
         """Create every partition afresh in the C core. A partition durable-rules refuses is reported with the
@@ -207,7 +220,7 @@ class Evaluator:
     # -- one case -------------------------------------------------------------------------------
     def _case_facts(self, run: CaseRun) -> dict[str, list[str]]:
         """The case's facts as JSON, by the key the rulesets ask for: a field path, `path[]` for the
-        elements of a list field, `trial` for the treatment trials."""
+        elements of a list field, `trial:<code>` for the treatments of a code."""
         out: dict[str, list[str]] = {}
         data = run.case.data
         serial = 0
@@ -224,18 +237,21 @@ class Evaluator:
                 serial += 1
         if self.program.trials:
             definition = self.kb.policy.trials
-            trials = out["trial"] = []
             for trial in data.get("treatments", ()):
-                trials.append(_dumps({"sid": SID, "id": f"o{serial}", "t": "trial", "c": trial["code"],
-                                      "j": trial.get("joint", "*"), "failed": definition.failed(trial),
-                                      "running": definition.running(trial), "good": trial["response"] == "good"}))
+                name = self._trials.get(trial["code"])
+                if name is None:
+                    continue  # no pattern tests a treatment of its code
+                out.setdefault(TRIAL_KEY + trial["code"], []).append(_dumps({
+                    "sid": SID, "id": f"o{serial}", self._groups[name]: 1, name: trial.get("joint", "*"),
+                    "failed": definition.failed(trial), "running": definition.running(trial),
+                    "good": trial["response"] == "good"}))
                 serial += 1
-        for path, parts in self._list_paths:
+        for path, parts, name in self._list_paths:
             value = lookup(data, parts)
             if isinstance(value, list):
                 items = out[path + "[]"] = []
                 for item in dict.fromkeys(value):
-                    items.append(_dumps({"sid": SID, "id": f"o{serial}", "t": "obs", "k": path + "[]", "v": item}))
+                    items.append(_dumps({"sid": SID, "id": f"o{serial}", self._groups[name]: 1, name: item}))
                     serial += 1
         return out
 
