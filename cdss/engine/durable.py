@@ -34,7 +34,6 @@ from cdss.engine import policies
 from cdss.engine.compiler import TRIAL_KEY, Partition, Program, compile_knowledge
 from cdss.engine.firing import CaseRun, Firing
 from cdss.errors import EngineFault, RuleFileError
-from cdss.kb.conditions import MISSING, lookup
 from cdss.kb.rules import Conclusion, KnowledgeBase, Rule
 from cdss.model import Case, Result
 
@@ -155,20 +154,26 @@ class Evaluator:
         self._lock = threading.Lock()
         self.abandoned_hosts = -1  # sets of rulesets left behind after a fault (each once a Host)
         self._new_host()
-        paths = sorted(self.program.scalar_paths)
-        # The pushed paths grouped by the case's top-level section: a case fills a few sections, and a
-        # missing section skips all its paths at once.
-        self._sections: list[tuple[str, list]] = []
-        for path in paths:
-            parts = tuple(path.split("."))
-            section, rest = (parts[0], parts[1:]) if len(parts) > 1 else ("", parts)  # "": the case itself
-            if not self._sections or self._sections[-1][0] != section:
-                self._sections.append((section, []))
-            # a fact's JSON after its id, less the value: built once per knowledge base
-            name = properties[("field", path)]
-            self._sections[-1][1].append((path, rest, f'","{groups[name]}":1,{_dumps(name)}:'))
-        self._list_paths = [(path, tuple(path.split(".")), properties[("list", path)])
-                            for path in sorted(self.program.list_paths)]
+        # The pushed paths as a tree of the case's keys, each node (its scalar path and the fact's JSON after
+        # its id less the value, its list path and the list facts' JSON start, the tree below): a case is
+        # walked once, only where it has data (a lookup of each of ~100 paths was ~7 % of a worker's time).
+        tree: dict = {}
+        for kind, paths in (("field", self.program.scalar_paths), ("list", self.program.list_paths)):
+            for path in sorted(paths):
+                node, parts = tree, path.split(".")
+                for part in parts[:-1]:
+                    node = node.setdefault(part, [None, None, None, None, {}])[4]
+                entry = node.setdefault(parts[-1], [None, None, None, None, {}])
+                name = properties[(kind, path)]
+                if kind == "field":
+                    entry[0], entry[1] = path, f'","{groups[name]}":1,{_dumps(name)}:'
+                else:
+                    entry[2], entry[3] = path + "[]", (groups[name], name)
+
+        def frozen(node: dict) -> dict:
+            return {key: (path, tail, listed, named, frozen(below) if below else None)
+                    for key, (path, tail, listed, named, below) in node.items()}
+        self._tree = frozen(tree)
         self._groups = groups
         # the treatments' properties, by code: a treatment no pattern tests is not asserted
         self._trials = {thing[1]: name for thing, name in properties.items() if thing[0] == "trial"}
@@ -224,17 +229,28 @@ class Evaluator:
         out: dict[str, list[str]] = {}
         data = run.case.data
         serial = 0
-        for section, paths in self._sections:
-            block = data.get(section) if section else data
-            if not isinstance(block, dict):
-                continue
-            for path, rest, tail in paths:
-                value = lookup(block, rest)
-                if value is MISSING or isinstance(value, list):
+        stack = [(self._tree, data)]
+        while stack:
+            tree, block = stack.pop()
+            for key, value in block.items():
+                entry = tree.get(key)
+                if entry is None:
                     continue
-                # A study (an object) is pushed only as "present"; its findings travel as list facts.
-                out[path] = [f'{{"sid":"{SID}","id":"o{serial}{tail}{_value_json(value)}}}']
-                serial += 1
+                path, tail, listed, named, below = entry
+                if isinstance(value, list):
+                    if listed is not None:
+                        group, name = named
+                        items = out[listed] = []
+                        for item in dict.fromkeys(value):
+                            items.append(_dumps({"sid": SID, "id": f"o{serial}", group: 1, name: item}))
+                            serial += 1
+                    continue
+                if path is not None:
+                    # A study (an object) is pushed only as "present"; its findings travel as list facts.
+                    out[path] = [f'{{"sid":"{SID}","id":"o{serial}{tail}{_value_json(value)}}}']
+                    serial += 1
+                if below is not None and isinstance(value, dict):
+                    stack.append((below, value))
         if self.program.trials:
             definition = self.kb.policy.trials
             for trial in data.get("treatments", ()):
@@ -246,13 +262,6 @@ class Evaluator:
                     "failed": definition.failed(trial), "running": definition.running(trial),
                     "good": trial["response"] == "good"}))
                 serial += 1
-        for path, parts, name in self._list_paths:
-            value = lookup(data, parts)
-            if isinstance(value, list):
-                items = out[path + "[]"] = []
-                for item in dict.fromkeys(value):
-                    items.append(_dumps({"sid": SID, "id": f"o{serial}", self._groups[name]: 1, name: item}))
-                    serial += 1
         return out
 
     def _open(self, number: int, ruleset: Ruleset, case_facts: dict, step: _Pass) -> None:
