@@ -177,3 +177,28 @@ def test_every_mapping_in_a_compiled_pattern_has_one_key_so_its_repr_is_its_sign
                     elif isinstance(item, (list, tuple)):
                         stack.extend(item)
     assert checked > 5000
+
+
+def test_a_red_flag_facts_two_things_are_counted_apart_as_durable_rules_counts_them():
+    """A red flag's fact carries its code's property and the one `red_flag: any` tests. durable-rules counts
+    the alpha tests a fact meets per property (error 303 past 64 on one): 60 `$or` patterns on each of the
+    two pass, 70 on one fail. The model counts them per thing the same way."""
+    def rules(counts: dict) -> dict:
+        made = {}
+        for name, n in counts.items():
+            for i in range(n):
+                pattern = {"$and": [{"$ex": {"g0": 1}}, {"$or": [{name: "urgent"}, {name: "emergency"}]}]}
+                made[f"{name}.{i}"] = {"all": [{"a": _fact(i)}, {"b": pattern}], "run": _action}
+        return made
+
+    fact = '{"sid":"s","id":"1","g0":1,"r:x":"urgent","r:any":"urgent"}'
+    for counts, fails in (({"r:x": 60, "r:any": 60}, False), ({"r:x": 70, "r:any": 1}, True)):
+        assert (_tally(rules(counts)).peak["tests_per_fact"][0] > 64) == fails
+        host = _QuietHost()
+        host.register_rulesets({"probe": rules(counts)})
+        handle = host.get_ruleset("probe")._handle
+        if fails:
+            with pytest.raises(Exception, match="303"):
+                durable_engine.durable_rules_engine.assert_fact(handle, fact)
+        else:
+            durable_engine.durable_rules_engine.assert_fact(handle, fact)

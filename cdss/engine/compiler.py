@@ -29,7 +29,7 @@ import re
 from attrs import field, frozen
 
 from cdss.engine import capacity
-from cdss.engine.capacity import property_of, thing_property
+from cdss.engine.capacity import thing_property
 from cdss.errors import RuleFileError
 from cdss.kb.conditions import Any_, ConditionTest, FactTest, FieldTest, Node, RedFlagTest, TrialTest, references, top_level_tests
 from cdss.kb.fields import field_catalogue
