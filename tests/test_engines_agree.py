@@ -12,6 +12,7 @@ import json
 import os
 import resource
 
+import durable_rules_engine as CORE
 import pytest
 
 from bench.scaled_rules import write_scaled
@@ -60,6 +61,35 @@ def scaled_10x(tmp_path_factory):
     counts = write_scaled(folder, times=11)
     assert counts["rules"] >= 2000
     return load_knowledge(folder)
+
+
+def test_a_dormant_copys_rulesets_are_never_given_a_case_fact(tmp_path):
+    """A rule whose derived facts a case lacks must cost that case (close to) nothing: durable-rules links a
+    case fact to every pattern that tests it, so the compiler gathers the rules that need derived things
+    in lazy rulesets, and the engine gives one the case's facts only once the case has derived all that one
+    of its rules needs. A dormant copy's rules all need a fact no case derives: their rulesets never get a
+    state (durable-rules makes one with a ruleset's first fact; asking for a missing one is error 309),
+    while the shipped rules' lazy rulesets do, and the results are the shipped rule base's."""
+    write_scaled(tmp_path / "rules", times=2, dormant=1)
+    scaled, shipped = load_knowledge(tmp_path / "rules"), load_knowledge()
+    evaluator, reference = Evaluator(scaled), Evaluator(shipped)
+    copies = [rs for rs in evaluator.rulesets if all("_x1." in item.rule.id for item in rs.partition.rules)]
+    assert copies and all(rs.lazy for rs in copies)
+    originals = [rs for rs in evaluator.rulesets if rs.lazy and rs not in copies]
+    for data in synth.generate(60, seed=8):
+        case = _case(data)
+        assert ([e.rule for e in evaluator.evaluate(case).trace] == [e.rule for e in reference.evaluate(case).trace])
+
+    def has_state(ruleset) -> bool:
+        try:
+            CORE.get_facts(ruleset.handle, Evaluator.SID)
+            return True
+        except Exception as error:
+            assert "309" in str(error)
+            return False
+    assert not any(has_state(rs) for rs in copies)
+    assert any(has_state(rs) for rs in originals)
+    assert evaluator.abandoned_hosts == 0
 
 
 AGREE_CASES = int(os.environ.get("CDSS_AGREE_CASES", "5000"))

@@ -2,18 +2,25 @@
 
 Three ideas keep durable-rules honest here:
 - Strata. durable-rules decides a negated pattern when facts are inserted, so a rule that tests the
-  absence of something (under `not`, `any`, `count` or `score`) runs in a stratum after every rule that
-  can assert it. Rulesets of a later stratum receive their facts only once every lower stratum has reached
-  its fixpoint, so no phase token has to gate each rule (a token per stratum, hung on every rule, made
-  every dormant rule cost ~1 us per case and put 210 beta nodes on one alpha node).
+  absence of something (under `not`, `any`, `count` or `score`) belongs to a stratum after every rule that
+  can assert it, and the engine fires pending rules stratum by stratum (lowest rule-base index first within
+  one): a rule of a higher stratum may be woken early, but it fires only once every lower stratum has
+  reached its fixpoint. So no phase token has to gate each rule (a token per stratum, hung on every rule,
+  made every dormant rule cost ~1 us per case and put 210 beta nodes on one alpha node), and rulesets need
+  not follow strata: rulesets of one stratum each had been given the case's facts again (half of them).
 - Pushed tests. A rule's top-level positive tests (a field value, a fact, a condition, a red flag)
   become durable-rules patterns, so the Rete network decides which rules may fire and chaining through
   derived facts is the engine's own. When a rule's action runs, its whole condition is evaluated once
   more on the case's complete knowledge; that check, not the pattern, decides whether it fires.
-- Partitions. durable-rules refuses a ruleset past fixed limits of its C core (cdss/engine/capacity.py).
-  Each stratum's rules are packed, in rule-base order, into as many rulesets as keep every limit under
-  its budget; a derived fact goes to every ruleset of its stratum (and of later strata) that tests it.
   Only a rule with no positive pattern to wake it gets its partition's token as first pattern.
+- Partitions. durable-rules refuses a ruleset past fixed limits of its C core (cdss/engine/capacity.py).
+  The rules are packed into as many rulesets as keep every limit under its budget: first the rules that
+  case facts alone may wake (given the case's facts at once), then the lazy ones, rules that each need a
+  derived thing, gathered by what they need. A lazy ruleset is given the case's facts only once the case
+  has derived all that one of its rules needs: Rete links a case fact to every pattern that tests it,
+  whether or not the rule's other patterns can ever be met, so a rule whose derived facts a case lacks had
+  cost that case ~650 instructions for nothing (a dormant rule; now ~50, bench/scaled_rules.py). A derived
+  fact goes to every ruleset that tests it, once the stratum of its first rule there that tests it opens.
 - A property per thing. durable-rules looks up the alpha tests a fact may meet by the hash of each of the
   fact's property names, and compares the value only for tests on a property of that name (handleAlpha in
   its src/rules/events.c). So every field, list, derived fact, condition, red flag and treatment that a
@@ -77,10 +84,10 @@ class CompiledRule:
 
 @frozen
 class Partition:
-    """One durable-rules ruleset: consecutive rules of one stratum, and the facts it must be given."""
+    """One durable-rules ruleset: its rules (of any strata, in rule-base order), and the facts it must be given."""
 
     name: str
-    stratum: int
+    strata: tuple[int, ...]
     rules: tuple[CompiledRule, ...]
     scalar_paths: frozenset[str]
     list_paths: frozenset[str]
@@ -88,6 +95,14 @@ class Partition:
     trials: frozenset[str]  # the treatment codes its patterns test
     tokened: bool
     usage: capacity.Usage
+    # Every rule needs derived things (in each variant): the engine gives the ruleset its case facts only
+    # once a case has derived every thing some variant needs (`requires`, one set per variant), so a
+    # ruleset whose rules need what a case never derives costs that case nothing.
+    lazy: bool = False
+    requires: tuple = field(default=(), eq=False)
+    # derived thing -> the lowest stratum of its rules that test it: the engine asserts a derived fact into
+    # the ruleset only once that stratum's rules fire (cdss/engine/durable.py)
+    first_tested: dict = field(factory=dict, eq=False)
 
     def definition(self) -> dict:
         """The partition's durable-rules ruleset definition: each rule's patterns, and no action (the engine
@@ -324,7 +339,7 @@ def compile_knowledge(kb: KnowledgeBase) -> Program:
                                      tokened=any(patterns[0][0] == "token" for patterns in laid_out),
                                      tests=variant_tests))
         all_pushed_refs |= pushed_refs
-    partitions = _partition(compiled, plans)
+    partitions = _partition(compiled, plans, _requirements(compiled, properties))
     return Program(tuple(compiled), tuple(sorted(set(strata))), partitions,
                    frozenset(path for p in partitions for path in p.scalar_paths),
                    frozenset(path for p in partitions for path in p.list_paths),
@@ -343,45 +358,82 @@ def _lay_out(patterns) -> tuple:
     return tuple(positive + negated)
 
 
-def _partition(compiled: list[CompiledRule], plans) -> tuple[Partition, ...]:
-    """Each stratum's rules, in rule-base order, packed into rulesets that keep every durable-rules limit
-    under its budget (capacity.BUDGET). A rule that alone exceeds a budget cannot be laid out: refuse it
-    with its name rather than let durable-rules fail with an error code."""
-    groups: list[tuple[list[int], capacity.Tally]] = []
-    for stratum in sorted({item.stratum for item in compiled}):
+def _requirements(compiled: list[CompiledRule], properties: Properties) -> list[tuple[frozenset, ...] | None]:
+    """Per rule, per variant, the derived things (facts, conditions, red flags) its positive patterns test;
+    None when some variant tests none (case facts alone may wake the rule)."""
+    things = {name: thing for thing, name in properties.names.items() if thing[0] in ("fact", "condition", "red_flag")}
+    out: list[tuple[frozenset, ...] | None] = []
+    for item in compiled:
+        needs = tuple(frozenset(things[name] for alias, pattern in patterns
+                                if not alias.endswith("$not") and alias != "token"
+                                and (name := thing_property(pattern["$and"])) in things)
+                      for patterns in item.variants)
+        out.append(needs if needs and all(needs) else None)
+    return out
+
+
+def _partition(compiled: list[CompiledRule], plans, needs: list) -> tuple[Partition, ...]:
+    """The rules packed into rulesets that keep every durable-rules limit under its budget (capacity.BUDGET),
+    whatever their strata (the engine fires pending rules stratum by stratum): first the rules that case
+    facts alone may wake, in rule-base order, then, in rulesets of their own, the rules that each need a
+    derived thing, ordered by what they need (the thing the most rules test first: a pathway's gate), so
+    that rules needing the same things share rulesets. A rule that alone exceeds a budget cannot be laid
+    out: refuse it with its name rather than let durable-rules fail with an error code."""
+    groups: list[tuple[list[int], capacity.Tally, bool]] = []
+    tested: dict = {}
+    for need in needs:
+        for thing in set().union(*need) if need else ():
+            tested[thing] = tested.get(thing, 0) + 1
+    def order(index: int) -> tuple:
+        return tuple(sorted(needs[index][0], key=lambda thing: (-tested[thing], thing))), index
+    eager = [[index] for index, need in enumerate(needs) if need is None]
+    # the lazy rules in clusters by the thing they need that the most rules test; a cluster that does not
+    # fit where the last one ended starts a ruleset of its own
+    lazy: list[list[int]] = []
+    for index in sorted((index for index, need in enumerate(needs) if need is not None), key=order):
+        if lazy and order(lazy[-1][0])[0][0] == order(index)[0][0]:
+            lazy[-1].append(index)
+        else:
+            lazy.append([index])
+    for clusters, is_lazy in ((eager, False), (lazy, True)):
         tally = capacity.Tally()
         current: list[int] = []
-        for index, item in enumerate(compiled):
-            if item.stratum != stratum:
-                continue
-            tally.add(item)
-            if current and not tally.within_budget():
-                groups.append((current, _tally(compiled, current)))
+        for cluster in clusters:
+            if current and len(cluster) > 1 and not _tally(compiled, current + cluster).within_budget():
+                groups.append((sorted(current), tally, is_lazy))
                 tally, current = capacity.Tally(), []
+            for index in cluster:
+                item = compiled[index]
                 tally.add(item)
-            if not tally.within_budget():
-                rule = item.rule
-                raise RuleFileError(rule.file, f"this rule alone exceeds a durable-rules limit ({tally.worst()})",
-                                    rule_id=rule.id, line=rule.line)
-            current.append(index)
+                if current and not tally.within_budget():
+                    groups.append((sorted(current), _tally(compiled, current), is_lazy))
+                    tally, current = capacity.Tally(), []
+                    tally.add(item)
+                if not tally.within_budget():
+                    rule = item.rule
+                    raise RuleFileError(rule.file, f"this rule alone exceeds a durable-rules limit ({tally.worst()})",
+                                        rule_id=rule.id, line=rule.line)
+                current.append(index)
         if current:
-            groups.append((current, tally))
+            groups.append((sorted(current), tally, is_lazy))
     partitions = []
-    counts: dict[int, int] = {}
-    for indexes, tally in groups:
+    for number, (indexes, tally, is_lazy) in enumerate(groups, 1):
         rules = tuple(compiled[i] for i in indexes)
-        stratum = rules[0].stratum
-        counts[stratum] = counts.get(stratum, 0) + 1
         keys = {key for i in indexes for key in plans[i][4]}
         refs = frozenset(ref for i in indexes for ref in plans[i][2])
+        first_tested: dict = {}
+        for i in indexes:
+            for ref in plans[i][2]:
+                first_tested[ref] = min(first_tested.get(ref, compiled[i].stratum), compiled[i].stratum)
         pathways = list(dict.fromkeys(item.rule.pathway or "rules" for item in rules))
-        name = f"s{stratum}.{counts[stratum]}." + (pathways[0] if len(pathways) == 1 else f"{pathways[0]}-{pathways[-1]}")
+        name = f"p{number}." + (pathways[0] if len(pathways) == 1 else f"{pathways[0]}-{pathways[-1]}")
         partitions.append(Partition(
-            name, stratum, rules,
+            name, tuple(sorted({item.stratum for item in rules})), rules,
             frozenset(k for k in keys if not k.startswith(TRIAL_KEY) and not k.endswith("[]")),
             frozenset(k.removesuffix("[]") for k in keys if k.endswith("[]")),
             refs, frozenset(k.removeprefix(TRIAL_KEY) for k in keys if k.startswith(TRIAL_KEY)),
-            any(item.tokened for item in rules), tally.usage()))
+            any(item.tokened for item in rules), tally.usage(), is_lazy,
+            tuple(dict.fromkeys(need for i in indexes for need in needs[i])) if is_lazy else (), first_tested))
     return tuple(partitions)
 
 

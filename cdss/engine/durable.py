@@ -12,9 +12,11 @@ activations one by one) instead of going through its Python Host wrapper: the wr
 re-encodes the state as JSON for every action, and it swallows exceptions raised in actions (trap 4). The
 rulesets hold no actions at all, so durable-rules has nothing it could run itself (trap 5), and the
 wrapper is never imported (~2 % of a cold `cdss evaluate`). durable-rules decides which
-rules are activated; the activations are collected, and the lowest-index pending rule fires first, its
-whole condition checked on the case's knowledge (cdss/engine/firing.py). A derived fact it asserts goes to
-every ruleset of the stratum that tests it, and to later strata when they open. Every trap listed in
+rules are activated; the activations are collected, and the pending rule of the lowest stratum, then the
+lowest index, fires first, its whole condition checked on the case's knowledge (cdss/engine/firing.py). A
+derived fact it asserts goes to every ruleset that tests it, once a stratum opens there that tests it; a
+lazy ruleset (cdss/engine/compiler.py) is given the case's facts only once the case has derived all that
+one of its rules needs, and has cost nothing until then. Every trap listed in
 shared/notes/durable-rules.md is guarded here; a case on which the engine misbehaves raises EngineFault,
 never a silent or partial result, and the rulesets it broke are abandoned for fresh ones.
 """
@@ -38,6 +40,7 @@ from cdss.kb.rules import Conclusion, KnowledgeBase, Rule
 from cdss.model import Case, Result
 
 NAME = "durable"
+ANY_FLAG = ("red_flag", "any")
 SID = "case"
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 # durable-rules' JSON reader (src/rules/json.c, getNumber) accepts an exponent only after a fraction: it
@@ -111,15 +114,16 @@ class Ruleset:
         self.by_name = partition.rules_by_name()
         self.scalar_paths = partition.scalar_paths
         self.list_paths = partition.list_paths
-        self.refs = partition.refs
-        self.any_flag = ("red_flag", "any") in partition.refs
+        self.lazy = partition.lazy
+        # a lazy ruleset: derived thing -> the sets of derived things, with it, that open the ruleset
+        self.opens: dict[tuple[str, str], list[frozenset]] = {}
+        for need in partition.requires:
+            for thing in need:
+                self.opens.setdefault(thing, []).append(need)
         self.token = _dumps({"sid": SID, "id": "p", "t": "phase", "k": 0}) if partition.tokened else None
         # the keys of the case facts it is given: field paths, `path[]` for list elements, `trial:<code>`
         self.keys = frozenset(self.scalar_paths | {path + "[]" for path in self.list_paths}
                               | {TRIAL_KEY + code for code in partition.trials})
-
-    def wants(self, ref: tuple[str, str]) -> bool:
-        return ref in self.refs or (self.any_flag and ref[0] == "red_flag")
 
 
 class _Pass:
@@ -127,9 +131,14 @@ class _Pass:
 
     def __init__(self, run: CaseRun):
         self.run = run
+        self.case_facts: dict[str, list[str]] = {}
+        self.present: set[tuple[str, str]] = set()  # the derived things so far (a red flag also as `any`)
+        self.waiting: dict[int, list[str]] = {}  # lazy ruleset not yet opened -> derived facts held for it
         self.in_engine: dict[int, list[str]] = {}  # ruleset number -> facts asserted there, as JSON
-        self.derived: list[tuple[tuple[str, str], str]] = []  # (derived thing, fact JSON) in assertion order
-        self.pending: list[int] = []  # compiled-rule indexes, a heap
+        # derived facts held back until the stratum of the first rule there that tests them: (that stratum,
+        # ruleset number, derived thing, fact JSON), in assertion order
+        self.later: list[tuple] = []
+        self.pending: list[int] = []  # ranks of pending rules (stratum, then rule-base index), a heap
         self.queued: set[int] = set()
         self.serial = itertools.count()
 
@@ -146,11 +155,18 @@ class Evaluator:
         self.program: Program = compile_knowledge(kb)
         self.stratum_of = {item.rule.id: item.stratum for item in self.program.compiled}
         self._firing = Firing(item.rule for item in self.program.compiled)
+        # pending rules fire stratum by stratum, lowest index first: their rank in that order
+        self._ranked = sorted(self.program.compiled, key=lambda item: (item.stratum, item.index))
+        self._rank = {item.index: rank for rank, item in enumerate(self._ranked)}
         # Every fact a conclusion can assert, as JSON after its id: encoding the facts was a tenth of a
         # case's time, and the same strings serve to retract them afterwards.
         properties, groups = self.program.properties, self.program.groups
         self._derived = {id(c): made for item in self.program.compiled for c in item.rule.then
                          if (made := _derived_fact(c, self.program)) is not None}
+        # derived thing -> ((ruleset number, the stratum of its first rule that tests it), ...)
+        self._wanting = {ref: tuple((number, due) for number, partition in enumerate(self.program.partitions)
+                                    if (due := _first_tested(partition, ref)) is not None)
+                         for ref, _ in self._derived.values()}
         self._lock = threading.Lock()
         self.abandoned_hosts = -1  # sets of rulesets left behind after a fault (each once a Host)
         self._new_host()
@@ -189,8 +205,6 @@ class Evaluator:
             except Exception as error:  # the C core reports its errors as plain Exceptions
                 raise _build_error(partition, error) from None
             self.rulesets.append(Ruleset(partition, name, handle))
-        self.by_stratum = [(stratum, [(n, rs) for n, rs in enumerate(self.rulesets) if rs.partition.stratum == stratum])
-                           for stratum in self.program.strata]
         self.abandoned_hosts += 1
 
     @staticmethod
@@ -219,7 +233,7 @@ class Evaluator:
                 raise EngineFault(f"durable-rules activated an unknown rule {name!r}")
             if item.index not in step.queued:
                 step.queued.add(item.index)
-                heapq.heappush(step.pending, item.index)
+                heapq.heappush(step.pending, self._rank[item.index])
             message = CORE.complete_and_start_action(ruleset.handle, state)
 
     # -- one case -------------------------------------------------------------------------------
@@ -264,15 +278,20 @@ class Evaluator:
                 serial += 1
         return out
 
-    def _open(self, number: int, ruleset: Ruleset, case_facts: dict, step: _Pass) -> None:
-        """Give a ruleset of the stratum now opening its case facts, its token and the derived facts so far."""
+    @staticmethod
+    def _opening(ruleset: Ruleset, step: _Pass) -> list[str]:
+        """A ruleset's case facts and its token: what it is given first."""
         keys = ruleset.keys
-        facts = [fact for key, made in case_facts.items() if key in keys for fact in made]
+        facts = [fact for key, made in step.case_facts.items() if key in keys for fact in made]
         if ruleset.token is not None:
             facts.append(ruleset.token)
-        facts += [fact for ref, fact in step.derived if ruleset.wants(ref)]
+        return facts
+
+    def _open(self, number: int, ruleset: Ruleset, step: _Pass) -> None:
+        """Give a ruleset its case facts and its token."""
+        facts = self._opening(ruleset, step)
         if facts:  # assert_facts([]) segfaults (trap 3)
-            step.in_engine.setdefault(number, []).extend(facts)
+            step.in_engine[number] = facts
             self._assert(ruleset, "[" + ",".join(facts) + "]", True, step)
 
     def run(self, case: Case) -> CaseRun:
@@ -281,19 +300,23 @@ class Evaluator:
             step = _Pass(run)
             clean, fault = False, None
             try:
-                case_facts = self._case_facts(run)
-                compiled = self.program.compiled
-                for _, rulesets in self.by_stratum:
-                    for number, ruleset in rulesets:
-                        self._open(number, ruleset, case_facts, step)
-                    while step.pending:
-                        item = compiled[heapq.heappop(step.pending)]
+                step.case_facts = self._case_facts(run)
+                ranked, pending = self._ranked, step.pending
+                for number, ruleset in enumerate(self.rulesets):
+                    if not ruleset.lazy:
+                        self._open(number, ruleset, step)
+                for stratum in self.program.strata:
+                    if step.later:
+                        self._release(stratum, step)
+                    while pending and ranked[pending[0]].stratum <= stratum:
+                        item = ranked[heapq.heappop(pending)]
                         step.queued.discard(item.index)
                         try:
                             new = self._fire(run, item.rule)
                         except Exception as error:
                             raise EngineFault(f"a rule action failed: {type(error).__name__}: {error}") from error
-                        self._spread(new, step, rulesets)
+                        if new:
+                            self._spread(new, step, stratum)
                 clean = self._empty_state(step)
             except EngineFault as error:
                 fault = error
@@ -312,19 +335,59 @@ class Evaluator:
         """A rule's action, as our loop dispatches it: fire it if its whole condition holds."""
         return self._firing(run, rule) or []
 
-    def _spread(self, new: list[Conclusion], step: _Pass, rulesets) -> None:
-        """Assert what a rule newly derived into every ruleset of the stratum that tests it."""
+    def _spread(self, new: list[Conclusion], step: _Pass, stratum: int) -> None:
+        """Assert what a rule newly derived into each ruleset that tests it: now, in one batch per ruleset,
+        where a rule of this stratum tests it; else once its first testing rule's stratum opens (it cannot
+        wake a rule of a lower stratum, and a pending rule of a higher one waits for its stratum anyway)."""
+        now: dict[int, list] = {}
         for conclusion in new:
             made = self._derived.get(id(conclusion))
             if made is None:
                 continue
             ref, body = made
+            step.present.add(ref)
+            if ref[0] == "red_flag":
+                step.present.add(ANY_FLAG)
             fact = f'{{"sid":"{SID}","id":"d{next(step.serial)}",{body}}}'
-            step.derived.append((ref, fact))
-            for number, ruleset in rulesets:
-                if ruleset.wants(ref):
-                    step.in_engine.setdefault(number, []).append(fact)
-                    self._assert(ruleset, fact, False, step)
+            for number, due in self._wanting[ref]:
+                if due <= stratum:
+                    now.setdefault(number, []).append((ref, fact))
+                else:
+                    step.later.append((due, number, ref, fact))
+        for number, made in now.items():
+            self._assert_derived(number, made, step)
+
+    def _release(self, stratum: int, step: _Pass) -> None:
+        """Assert the derived facts held back for this stratum, in one batch per ruleset."""
+        now: dict[int, list] = {}
+        later = []
+        for held in step.later:
+            if held[0] <= stratum:
+                now.setdefault(held[1], []).append(held[2:])
+            else:
+                later.append(held)
+        step.later = later
+        for number, made in now.items():
+            self._assert_derived(number, made, step)
+
+    def _assert_derived(self, number: int, made: list, step: _Pass) -> None:
+        """Assert derived facts ((thing, JSON), ...) into a ruleset. A lazy ruleset not yet opened in this
+        case holds them until the case has derived all that one of its rules needs; it is then given its
+        case facts first (a negated pattern on a case field is decided when the field's facts are inserted)."""
+        ruleset = self.rulesets[number]
+        facts = [fact for _, fact in made]
+        if ruleset.lazy and number not in step.in_engine:
+            present, opens = step.present, ruleset.opens
+            if not any(need <= present for ref, _ in made for key in (ref, ANY_FLAG if ref[0] == "red_flag" else None)
+                       for need in opens.get(key, ())):
+                step.waiting.setdefault(number, []).extend(facts)
+                return
+            facts = self._opening(ruleset, step) + step.waiting.pop(number, []) + facts
+        step.in_engine.setdefault(number, []).extend(facts)
+        if len(facts) == 1:
+            self._assert(ruleset, facts[0], False, step)
+        else:
+            self._assert(ruleset, "[" + ",".join(facts) + "]", True, step)
 
     def _retract(self, ruleset: Ruleset, facts: list[str]) -> None:
         self._check(CORE.retract_facts(ruleset.handle, "[" + ",".join(facts) + "]"), "the case's facts")
@@ -342,6 +405,14 @@ class Evaluator:
     def evaluate(self, case: Case) -> Result:
         run = self.run(case)
         return policies.build_result(run, self.kb, self.stratum_of, engine=NAME)
+
+
+def _first_tested(partition: Partition, ref: tuple[str, str]) -> int | None:
+    """The lowest stratum of a partition's rules that test a derived thing (a red flag is also met by
+    `red_flag: any`), or None when none does."""
+    found = [partition.first_tested[r] for r in (ref, ("red_flag", "any") if ref[0] == "red_flag" else None)
+             if r in partition.first_tested]
+    return min(found) if found else None
 
 
 def _build_error(partition: Partition, error: Exception) -> RuleFileError:

@@ -44,6 +44,10 @@ class CapacityCheck(Check):
                                        f"at {where}) is past the compiler's budget of {capacity.BUDGET:.0%}", place))
             usage = ", ".join(f"{limit.key} {count}/{limit.limit} ({share:.0%})" for limit, count, share, _ in rows)
             out.append(Finding("engine-capacity", "info",
-                               f"ruleset {partition.name} (stratum {partition.stratum}, {len(partition.rules)} rules, "
+                               f"ruleset {partition.name} ({_strata(partition.strata)}{', lazy' if partition.lazy else ''}, {len(partition.rules)} rules, "
                                f"{partition.rules[0].rule.id} .. {partition.rules[-1].rule.id}): {usage}", place))
         return out
+
+
+def _strata(strata: tuple[int, ...]) -> str:
+    return f"stratum {strata[0]}" if len(strata) == 1 else "strata " + ", ".join(map(str, strata))
