@@ -135,6 +135,11 @@ class DirectEvaluator:
 
     engine = NAME
 
+    @staticmethod
+    def fork_safe() -> bool:
+        """A forked child may use this evaluator (cdss/engine/registry.py): it keeps nothing between cases."""
+        return True
+
     def __init__(self, kb: KnowledgeBase):
         self.kb = kb
         self.program: Program = compile_knowledge(kb)

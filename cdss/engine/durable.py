@@ -194,6 +194,12 @@ class Evaluator:
         # the treatments' properties, by code: a treatment no pattern tests is not asserted
         self._trials = {thing[1]: name for thing, name in properties.items() if thing[0] == "trial"}
 
+    def fork_safe(self) -> bool:
+        """Whether a forked child may use this evaluator (cdss/engine/registry.py): its rulesets are the
+        C core's memory, copied by the fork, and empty unless a case was being run when the process forked
+        (then the lock, copied held, would never be released in the child)."""
+        return not self._lock.locked()
+
     def _new_host(self) -> None:
         """Create every partition afresh in the C core. A partition durable-rules refuses is reported with the
         rule whose addition broke it (issue: never a bare 'error code: 108')."""
