@@ -9,9 +9,9 @@ import json
 
 import pytest
 
-from cdss.io import cases
+from cdss.io import cases, render
 from cdss import load_knowledge
-from cdss.engine import compiler
+from cdss.engine import capacity, compiler
 from cdss.engine.compiler import MAX_DISTINCT_TESTS_PER_FIELD, compile_knowledge
 from cdss.engine.direct import DirectEvaluator
 from cdss.engine.durable import CORE, Evaluator, create_ruleset
@@ -325,3 +325,29 @@ def test_a_treatment_reaches_only_the_rulesets_that_test_its_code(tmp_path):
     assert fired(evaluator.evaluate(both)) == ["t.adult", "t.para"]
     alone = make_case(treatments=[{"code": "exercise_therapy", **failed}])
     assert fired(evaluator.evaluate(alone)) == ["t.adult", "t.exercise"]
+
+
+def test_a_fact_settled_by_case_field_rules_is_not_given_to_durable_rules_yet_still_gates_its_rules(tmp_path):
+    """A derived thing that only rules on case fields assert is settled once the last of them has been taken
+    (compiler._settled): a rule ranked after them needs no pattern on it to be woken by (the fact of
+    `derived.adult` had been linked to ~300 patterns in every case), yet its lazy ruleset still waits for it.
+    A rule ranked before them keeps its pattern, so that the fact wakes it when it comes."""
+    kb = load_knowledge(folder(tmp_path, [
+        rule("t.early", {"all": [{"fact": "t.adult"}, {"field": "pain.hip", "eq": "left"}]}, [warn("early")]),
+        rule("t.adult", {"field": "patient.age_years", "gte": 18}, [{"assert": "t.adult"}]),
+        rule("t.late", {"all": [{"fact": "t.adult"}, {"field": "pain.hip", "eq": "left"}]}, [warn("late")]),
+    ]))
+    program = compile_knowledge(kb)
+    tested = {item.rule.id: {capacity.thing_property(pattern["$and"]) for _, pattern in item.variants[0]}
+              for item in program.compiled}
+    assert "f:t.adult" in tested["t.early"] and "f:t.adult" not in tested["t.late"]
+    lazy = [partition for partition in program.partitions if partition.lazy]
+    assert [sorted(item.rule.id for item in partition.rules) for partition in lazy] == [["t.early", "t.late"]]
+    assert lazy[0].requires == (frozenset({("fact", "t.adult")}),)
+    durable, direct = Evaluator(kb), DirectEvaluator(kb)
+    for age, expected in ((50, ["t.adult", "t.early", "t.late"]), (10, [])):
+        case = make_case(patient={"age_years": age}, pain={"hip": "left"})
+        result = durable.evaluate(case)
+        assert sorted(fired(result)) == expected
+        assert render.to_json(result, indent=None) == render.to_json(direct.evaluate(case), indent=None)
+    assert durable.abandoned_hosts == 0

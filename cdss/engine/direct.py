@@ -160,7 +160,7 @@ class DirectEvaluator:
         things = self.program.things()
         for item in self.program.compiled:
             variants = []
-            for patterns, tests in zip(item.variants, item.tests):
+            for patterns, tests in zip(item.gated or item.variants, item.tests):
                 needs = _case_needs(tests)
                 for gate, judged in needs.items():
                     if judged is not None:

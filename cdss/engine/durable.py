@@ -134,9 +134,10 @@ class _Pass:
         self.case_facts: dict[str, list[str]] = {}
         self.present: set[tuple[str, str]] = set()  # the derived things so far (a red flag also as `any`)
         self.waiting: dict[int, list[str]] = {}  # lazy ruleset not yet opened -> derived facts held for it
+        self.opened: set[int] = set()  # the lazy rulesets opened in this case
         self.in_engine: dict[int, list[str]] = {}  # ruleset number -> facts asserted there, as JSON
         # derived facts held back until the stratum of the first rule there that tests them: (that stratum,
-        # ruleset number, derived thing, fact JSON), in assertion order
+        # ruleset number, fact JSON), in assertion order
         self.later: list[tuple] = []
         self.pending: list[int] = []  # ranks of pending rules (stratum, then rule-base index), a heap
         self.queued: set[int] = set()
@@ -167,6 +168,11 @@ class Evaluator:
         self._wanting = {ref: tuple((number, due) for number, partition in enumerate(self.program.partitions)
                                     if (due := _first_tested(partition, ref)) is not None)
                          for ref, _ in self._derived.values()}
+        # derived thing -> the lazy rulesets it may open (cdss/engine/compiler.py: what their rules need)
+        self._opens: dict[tuple[str, str], tuple[int, ...]] = {}
+        for number, partition in enumerate(self.program.partitions):
+            for thing in sorted({thing for need in partition.requires for thing in need}):
+                self._opens[thing] = self._opens.get(thing, ()) + (number,)
         self._lock = threading.Lock()
         self.abandoned_hosts = -1  # sets of rulesets left behind after a fault (each once a Host)
         self._new_host()
@@ -342,26 +348,36 @@ class Evaluator:
         return self._firing(run, rule) or []
 
     def _spread(self, new: list[Conclusion], step: _Pass, stratum: int) -> None:
-        """Assert what a rule newly derived into each ruleset that tests it: now, in one batch per ruleset,
-        where a rule of this stratum tests it; else once its first testing rule's stratum opens (it cannot
-        wake a rule of a lower stratum, and a pending rule of a higher one waits for its stratum anyway)."""
+        """Open the lazy rulesets whose rules' needs the case now meets, then assert what a rule newly
+        derived into each ruleset that tests it: now, in one batch per ruleset, where a rule of this stratum
+        tests it; else once its first testing rule's stratum opens (it cannot wake a rule of a lower stratum,
+        and a pending rule of a higher one waits for its stratum anyway)."""
         now: dict[int, list] = {}
+        present, arrived = step.present, []
         for conclusion in new:
-            made = self._derived.get(id(conclusion))
-            if made is None:
+            ref = conclusion.asserts
+            if ref is None:
                 continue
-            ref, body = made
-            step.present.add(ref)
-            if ref[0] == "red_flag":
-                step.present.add(ANY_FLAG)
-            fact = f'{{"sid":"{SID}","id":"d{next(step.serial)}",{body}}}'
-            for number, due in self._wanting[ref]:
+            for thing in (ref, ANY_FLAG) if ref[0] == "red_flag" else (ref,):
+                if thing not in present:
+                    present.add(thing)
+                    arrived.append(thing)
+            made = self._derived.get(id(conclusion))
+            wanting = self._wanting.get(ref) if made is not None else None
+            if not wanting:
+                continue  # no pattern tests it (a settled thing, say): durable-rules is not given it
+            fact = f'{{"sid":"{SID}","id":"d{next(step.serial)}",{made[1]}}}'
+            for number, due in wanting:
                 if due <= stratum:
-                    now.setdefault(number, []).append((ref, fact))
+                    now.setdefault(number, []).append(fact)
                 else:
-                    step.later.append((due, number, ref, fact))
-        for number, made in now.items():
-            self._assert_derived(number, made, step)
+                    step.later.append((due, number, fact))
+        for thing in arrived:
+            for number in self._opens.get(thing, ()):
+                if number not in step.opened and any(need <= present for need in self.rulesets[number].opens[thing]):
+                    self._open_lazy(number, step)
+        for number, facts in now.items():
+            self._assert_derived(number, facts, step)
 
     def _release(self, stratum: int, step: _Pass) -> None:
         """Assert the derived facts held back for this stratum, in one batch per ruleset."""
@@ -369,26 +385,28 @@ class Evaluator:
         later = []
         for held in step.later:
             if held[0] <= stratum:
-                now.setdefault(held[1], []).append(held[2:])
+                now.setdefault(held[1], []).append(held[2])
             else:
                 later.append(held)
         step.later = later
         for number, made in now.items():
             self._assert_derived(number, made, step)
 
-    def _assert_derived(self, number: int, made: list, step: _Pass) -> None:
-        """Assert derived facts ((thing, JSON), ...) into a ruleset. A lazy ruleset not yet opened in this
-        case holds them until the case has derived all that one of its rules needs; it is then given its
-        case facts first (a negated pattern on a case field is decided when the field's facts are inserted)."""
+    def _open_lazy(self, number: int, step: _Pass) -> None:
+        """Open a lazy ruleset: its case facts first (a negated pattern on a case field is decided when the
+        field's facts are inserted), then the derived facts held for it."""
+        step.opened.add(number)
+        facts = self._opening(self.rulesets[number], step) + step.waiting.pop(number, [])
+        if facts:  # assert_facts([]) segfaults (trap 3)
+            step.in_engine[number] = facts
+            self._assert(self.rulesets[number], "[" + ",".join(facts) + "]", True, step)
+
+    def _assert_derived(self, number: int, facts: list[str], step: _Pass) -> None:
+        """Assert derived facts (JSON) into a ruleset; a lazy one not yet opened in this case holds them."""
         ruleset = self.rulesets[number]
-        facts = [fact for _, fact in made]
-        if ruleset.lazy and number not in step.in_engine:
-            present, opens = step.present, ruleset.opens
-            if not any(need <= present for ref, _ in made for key in (ref, ANY_FLAG if ref[0] == "red_flag" else None)
-                       for need in opens.get(key, ())):
-                step.waiting.setdefault(number, []).extend(facts)
-                return
-            facts = self._opening(ruleset, step) + step.waiting.pop(number, []) + facts
+        if ruleset.lazy and number not in step.opened:
+            step.waiting.setdefault(number, []).extend(facts)
+            return
         step.in_engine.setdefault(number, []).extend(facts)
         if len(facts) == 1:
             self._assert(ruleset, facts[0], False, step)
