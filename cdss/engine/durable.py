@@ -14,9 +14,10 @@ rulesets hold no actions at all, so durable-rules has nothing it could run itsel
 wrapper is never imported (~2 % of a cold `cdss evaluate`). durable-rules decides which
 rules are activated; the activations are collected, and the pending rule of the lowest stratum, then the
 lowest index, fires first, its whole condition checked on the case's knowledge (cdss/engine/firing.py). A
-derived fact it asserts goes to every ruleset that tests it, once a stratum opens there that tests it; a
-lazy ruleset (cdss/engine/compiler.py) is given the case's facts only once the case has derived all that
-one of its rules needs, and has cost nothing until then. Every trap listed in
+derived fact it asserts goes to every ruleset that tests it, once a stratum opens there that tests it (a
+thing settled early, which no pattern tests, goes nowhere); a lazy ruleset (cdss/engine/compiler.py) is
+given the case's facts only once the case has derived all that one of its rules needs, and has cost
+nothing until then. Every trap listed in
 shared/notes/durable-rules.md is guarded here; a case on which the engine misbehaves raises EngineFault,
 never a silent or partial result, and the rulesets it broke are abandoned for fresh ones.
 """
@@ -434,7 +435,7 @@ class Evaluator:
 def _first_tested(partition: Partition, ref: tuple[str, str]) -> int | None:
     """The lowest stratum of a partition's rules that test a derived thing (a red flag is also met by
     `red_flag: any`), or None when none does."""
-    found = [partition.first_tested[r] for r in (ref, ("red_flag", "any") if ref[0] == "red_flag" else None)
+    found = [partition.first_tested[r] for r in (ref, ANY_FLAG if ref[0] == "red_flag" else None)
              if r in partition.first_tested]
     return min(found) if found else None
 
