@@ -98,7 +98,6 @@ class Partition:
     rules: tuple[CompiledRule, ...]
     scalar_paths: frozenset[str]
     list_paths: frozenset[str]
-    refs: frozenset[tuple[str, str]]  # the derived things its patterns test
     trials: frozenset[str]  # the treatment codes its patterns test
     tokened: bool
     usage: capacity.Usage
@@ -107,8 +106,8 @@ class Partition:
     # ruleset whose rules need what a case never derives costs that case nothing.
     lazy: bool = False
     requires: tuple = field(default=(), eq=False)
-    # derived thing -> the lowest stratum of its rules that test it: the engine asserts a derived fact into
-    # the ruleset only once that stratum's rules fire (cdss/engine/durable.py)
+    # derived thing its patterns test -> the lowest stratum of its rules that test it: the engine asserts a
+    # derived fact into the ruleset only once that stratum's rules fire (cdss/engine/durable.py)
     first_tested: dict = field(factory=dict, eq=False)
 
     def definition(self) -> dict:
@@ -347,6 +346,7 @@ def compile_knowledge(kb: KnowledgeBase) -> Program:
         for patterns in variants:
             left = [(pattern, ref) for pattern, ref in patterns if settled.get(ref, (stratum, index)) >= (stratum, index)]
             kept.append(left if any(NEGATED not in pattern for pattern, _ in left) else patterns)
+        # (in the plan itself: the rulesets are given only the derived facts their patterns now test)
         pushed_refs.intersection_update(ref for patterns in kept for _, ref in patterns)
         laid_out = tuple(_lay_out([pattern for pattern, _ in patterns]) for patterns in kept)
         compiled.append(CompiledRule(rule, stratum, index, laid_out,
@@ -412,14 +412,14 @@ def _partition(compiled: list[CompiledRule], plans, needs: list) -> tuple[Partit
     for need in needs:
         for thing in set().union(*need) if need else ():
             tested[thing] = tested.get(thing, 0) + 1
-    def order(index: int) -> tuple:
-        return tuple(sorted(needs[index][0], key=lambda thing: (-tested[thing], thing))), index
     eager = [[index] for index, need in enumerate(needs) if need is None]
     # the lazy rules in clusters by the thing they need that the most rules test; a cluster that does not
     # fit where the last one ended starts a ruleset of its own
+    order = {index: tuple(sorted(need[0], key=lambda thing: (-tested[thing], thing)))
+             for index, need in enumerate(needs) if need is not None}
     lazy: list[list[int]] = []
-    for index in sorted((index for index, need in enumerate(needs) if need is not None), key=order):
-        if lazy and order(lazy[-1][0])[0][0] == order(index)[0][0]:
+    for index in sorted(order, key=lambda index: (order[index], index)):
+        if lazy and order[lazy[-1][0]][0] == order[index][0]:
             lazy[-1].append(index)
         else:
             lazy.append([index])
@@ -448,7 +448,6 @@ def _partition(compiled: list[CompiledRule], plans, needs: list) -> tuple[Partit
     for number, (indexes, tally, is_lazy) in enumerate(groups, 1):
         rules = tuple(compiled[i] for i in indexes)
         keys = {key for i in indexes for key in plans[i][4]}
-        refs = frozenset(ref for i in indexes for ref in plans[i][2])
         first_tested: dict = {}
         for i in indexes:
             for ref in plans[i][2]:
@@ -459,7 +458,7 @@ def _partition(compiled: list[CompiledRule], plans, needs: list) -> tuple[Partit
             name, tuple(sorted({item.stratum for item in rules})), rules,
             frozenset(k for k in keys if not k.startswith(TRIAL_KEY) and not k.endswith("[]")),
             frozenset(k.removesuffix("[]") for k in keys if k.endswith("[]")),
-            refs, frozenset(k.removeprefix(TRIAL_KEY) for k in keys if k.startswith(TRIAL_KEY)),
+            frozenset(k.removeprefix(TRIAL_KEY) for k in keys if k.startswith(TRIAL_KEY)),
             any(item.tokened for item in rules), tally.usage(), is_lazy,
             tuple(dict.fromkeys(need for i in indexes for need in needs[i])) if is_lazy else (), first_tested))
     return tuple(partitions)

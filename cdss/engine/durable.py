@@ -116,11 +116,6 @@ class Ruleset:
         self.scalar_paths = partition.scalar_paths
         self.list_paths = partition.list_paths
         self.lazy = partition.lazy
-        # a lazy ruleset: derived thing -> the sets of derived things, with it, that open the ruleset
-        self.opens: dict[tuple[str, str], list[frozenset]] = {}
-        for need in partition.requires:
-            for thing in need:
-                self.opens.setdefault(thing, []).append(need)
         self.token = _dumps({"sid": SID, "id": "p", "t": "phase", "k": 0}) if partition.tokened else None
         # the keys of the case facts it is given: field paths, `path[]` for list elements, `trial:<code>`
         self.keys = frozenset(self.scalar_paths | {path + "[]" for path in self.list_paths}
@@ -169,11 +164,14 @@ class Evaluator:
         self._wanting = {ref: tuple((number, due) for number, partition in enumerate(self.program.partitions)
                                     if (due := _first_tested(partition, ref)) is not None)
                          for ref, _ in self._derived.values()}
-        # derived thing -> the lazy rulesets it may open (cdss/engine/compiler.py: what their rules need)
-        self._opens: dict[tuple[str, str], tuple[int, ...]] = {}
+        # derived thing -> ((lazy ruleset number, the sets of derived things with it that open it), ...):
+        # what the ruleset's rules need (cdss/engine/compiler.py)
+        opens: dict[tuple[str, str], dict[int, list[frozenset]]] = {}
         for number, partition in enumerate(self.program.partitions):
-            for thing in sorted({thing for need in partition.requires for thing in need}):
-                self._opens[thing] = self._opens.get(thing, ()) + (number,)
+            for need in partition.requires:
+                for thing in need:
+                    opens.setdefault(thing, {}).setdefault(number, []).append(need)
+        self._opens = {thing: tuple(by_number.items()) for thing, by_number in opens.items()}
         self._lock = threading.Lock()
         self.abandoned_hosts = -1  # sets of rulesets left behind after a fault (each once a Host)
         self._new_host()
@@ -374,8 +372,8 @@ class Evaluator:
                 else:
                     step.later.append((due, number, fact))
         for thing in arrived:
-            for number in self._opens.get(thing, ()):
-                if number not in step.opened and any(need <= present for need in self.rulesets[number].opens[thing]):
+            for number, needs in self._opens.get(thing, ()):
+                if number not in step.opened and any(need <= present for need in needs):
                     self._open_lazy(number, step)
         for number, facts in now.items():
             self._assert_derived(number, facts, step)
