@@ -230,19 +230,37 @@ class Result:
     # same byte for byte whichever engine made it; batch and audit summaries name the engine instead.
     engine: str = field(default="durable", eq=False)
 
-    def to_dict(self, lang: str = "en") -> dict:
+    def to_dict(self, lang: str = "en", parts: "Parts | None" = None) -> dict:
+        """The result as the contract's object. `parts` writes the item lists and the trace in it: plain
+        dicts by default; a batch's encoder gives pieces of JSON already rendered (cdss.io.jsonbytes)."""
+        parts = parts or PLAIN
         return {
             "case_id": self.case_id,
             "knowledge_base": self.knowledge_base.to_dict(),
             "status": self.status,
-            "red_flags": [r.to_dict(lang) for r in self.red_flags],
-            "conditions": [c.to_dict(lang) for c in self.conditions],
-            "recommendations": [r.to_dict(lang) for r in self.recommendations],
-            "do_not": [d.to_dict(lang) for d in self.do_not],
-            "warnings": [w.to_dict(lang) for w in self.warnings],
-            "trace": list(map(TraceEntry.to_dict, self.trace)),
+            "red_flags": parts.items(self.red_flags, lang),
+            "conditions": parts.items(self.conditions, lang),
+            "recommendations": parts.items(self.recommendations, lang),
+            "do_not": parts.items(self.do_not, lang),
+            "warnings": parts.items(self.warnings, lang),
+            "trace": parts.trace(self.trace),
             "notice": DISCLAIMER["nl" if lang == "nl" else "en"],
         }
+
+
+class Parts:
+    """How Result.to_dict writes a result's item lists and its trace: as plain dicts."""
+
+    @staticmethod
+    def items(items: tuple, lang: str) -> list:
+        return [item.to_dict(lang) for item in items]
+
+    @staticmethod
+    def trace(entries: tuple[TraceEntry, ...]) -> list:
+        return list(map(TraceEntry.to_dict, entries))
+
+
+PLAIN = Parts()
 
 
 @frozen

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from cdss.cli import main
+from cdss.io import cases
 from tests.helpers.rulekit import folder, rule
 
 GOOD = {"id": "bad-input", "patient": {"age_years": 60}, "pain": {"hip": "left", "knee": "left"}}
@@ -198,3 +199,16 @@ def test_a_rule_file_changed_after_a_valid_load_is_validated_again(tmp_path, mon
     (rules / "test.yaml").write_text(text)
     result = run("rules", "list", "--rules", str(rules))
     assert result.exit_code == 1 and "rule t.x:" in result.output
+
+
+def test_a_lone_surrogate_is_refused_where_it_is(tmp_path):
+    """A \\u escape of half a surrogate pair decodes to text that is not Unicode: echoed into a result or an
+    error record (the case id), it could not be written, and it once stopped a whole batch."""
+    path = write(tmp_path, '{"id": "x\\ud800", "patient": {"age_years": 60}}')
+    result = run("evaluate", path)
+    assert result.exit_code == 1
+    assert f"{path}: /id: expected Unicode text; a \\u escape from D800 to DFFF" in result.output
+    key = write(tmp_path, '{"id": "x", "patient": {"age\\udc00": 60}}', "key.json")
+    assert f"{key}: /patient: a field name here: expected Unicode text" in run("evaluate", key).output
+    pair = cases.decode(b'{"id": "x", "note": "\\ud83d\\ude00"}', "pair.json")  # a whole pair is one character
+    assert pair["note"] == "\U0001f600"

@@ -695,3 +695,15 @@ def test_a_slow_replacement_does_not_time_out_a_worker_that_finished_meanwhile(t
     assert results == [("ok", 1.2), ("die", "died")]
     assert not started_since(before)
 
+
+
+def test_a_case_id_that_is_not_unicode_is_an_error_record_and_the_batch_goes_on(tmp_path):
+    """A lone surrogate in a case id once ended `cdss batch` with an internal error and no output."""
+    source = jsonl(tmp_path / "in.jsonl", [case(0), '{"id": "b\\udfff", "patient": {"age_years": 40}}', case(2)])
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}.jsonl"
+        result = batch(str(source), "-j", jobs, "-q", "-o", str(out))
+        assert result.exit_code == 1 and "internal error" not in result.output
+        records = lines(out)
+        assert [r["status"] for r in records] == ["ok", "error", "ok"]
+        assert records[1]["error"]["pointer"] == "/id" and "expected Unicode text" in records[1]["error"]["message"]

@@ -248,6 +248,12 @@ def test_broken_json_and_oversized_input():
         bundles.read(big, "x.json")
 
 
+def test_a_lone_surrogate_is_refused_where_it_is():
+    with pytest.raises(FhirError, match="expected Unicode text") as refused:
+        bundles.read(b'{"resourceType": "Bundle", "type": "collection", "id": "b\\ud800"}', "x.json")
+    assert refused.value.pointer == "/id"
+
+
 def test_cli_errors_are_one_line_exit_1(tmp_path):
     path = tmp_path / "b.json"
     path.write_bytes(raw(bundle(observation("1988-5", valueQuantity={"value": "abc"}))))

@@ -7,13 +7,15 @@ from __future__ import annotations
 import json
 import random
 
+import attrs
 import orjson
 import pytest
 
 from cdss import load_knowledge
-from cdss.engine import evaluate
+from cdss.engine import evaluate, policies
 from cdss.io import cases, jsonbytes
-from cdss.model import ErrorResult
+from cdss.io.result_json import ResultLines
+from cdss.model import ErrorResult, Matched, TraceEntry
 from cdss.synth import generate as synth
 from tests.helpers.paths import case_paths
 
@@ -90,3 +92,35 @@ def test_the_fast_check_finds_everything_the_expression_finds():
     for value in AWKWARD:
         out = orjson.dumps({"v": [value]}) if not isinstance(value, int) or abs(value) < 2 ** 63 else b"[]"
         assert jsonbytes.may_differ(out) == (jsonbytes._MAY_DIFFER.search(out) is not None), value
+
+
+def test_a_batch_writes_each_result_as_its_dict_would_be_written(kb):
+    """`cdss batch` writes a result from the result itself, with the items many results share rendered
+    once (cdss/io/result_json.py): the same bytes as encoding its dict, in both languages, for every
+    shipped and synthetic case on both engines, for an item changed from a shared one, and for a trace
+    holding the numbers the two libraries spell differently."""
+    shared = policies.prepared(kb).shared
+    writer = ResultLines(shared)
+    results = [evaluate(cases.read_case(str(path)), kb, engine=engine) for path in case_paths()
+               for engine in ("durable", "direct")]
+    for data in synth.generate(300, seed=13):
+        data.pop("expected", None)
+        results.append(evaluate(cases.case_from_dict(data, "<synth>"), kb, engine="direct"))
+    for _ in range(2):  # the second time from what the first rendered
+        for result in results:
+            for lang in ("en", "nl"):
+                assert writer.line(result, lang) == jsonbytes.line(result.to_dict(lang))
+    items = [item for result in results for item in result.recommendations + result.do_not + result.red_flags]
+    assert sum(id(item) in shared for item in items) > len(items) // 2  # most items are shared ones
+
+    result = next(r for r in results if r.recommendations and id(r.recommendations[0]) in shared)
+    first = result.recommendations[0]
+    changed = attrs.evolve(result, recommendations=(attrs.evolve(first, rules=first.rules + ("other.rule",)),)
+                           + result.recommendations[1:])
+    assert writer.line(changed, "en") == jsonbytes.line(changed.to_dict("en"))
+    assert b'"other.rule"' in writer.line(changed, "en") and b'"other.rule"' not in writer.line(result, "en")
+
+    for value in [v for v in AWKWARD if isinstance(v, (int, float, str))]:
+        entry = TraceEntry("x.rule", (Matched("field", "/labs/crp_mg_l", value),), ("fact:x",))
+        odd = attrs.evolve(result, trace=result.trace + (entry,))
+        assert writer.line(odd, "en") == jsonbytes.line(odd.to_dict("en")) == _standard(odd.to_dict("en")) + b"\n"

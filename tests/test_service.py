@@ -266,6 +266,8 @@ def test_hostile_requests_get_json_errors_never_500(server):
     _bad(base, PATIENT_VIEW, b'{"hook": "patient-view", ', 400)
     _bad(base, PATIENT_VIEW, b"", 400)
     _bad(base, PATIENT_VIEW, b"[1, 2]", 400)
+    lone = json.dumps(good).replace('"patient-view"', '"patient-view\\udc00"', 1).encode()
+    assert "expected Unicode text" in _bad(base, PATIENT_VIEW, lone, 400, "/hook")["message"]
     _bad(base, "/cds-services/no-such-hook", good, 404)
     _bad(base, PATIENT_VIEW, dict(good, hook="order-sign"), 400, "/hook")
     _bad(base, PATIENT_VIEW, dict(good, context={}), 400, "/context/patientId")

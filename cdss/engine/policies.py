@@ -108,6 +108,9 @@ class Prepared:
         self._order = kb.order_of
         self._ranks: dict[int, tuple] = {}  # id(stratum_of) -> (stratum_of, rule id -> trace position)
         self.groups: dict[tuple, tuple] = {}  # ids of a group's conclusions -> (the group, its merged item)
+        # id -> every item made here, shared by many results (kept alive here, so an id found is the item's
+        # own): a result's writer renders their JSON once (cdss.io.result_json)
+        self.shared: dict[int, object] = {}
 
     def trace_rank(self, stratum_of: dict) -> dict:
         """Rule id -> its place in the trace (by stratum, then rule-base order), for an engine's strata."""
@@ -150,6 +153,7 @@ class Prepared:
             return None
         if len(self.groups) < MAX_GROUPS:
             self.groups[key] = (tuple(group), item)
+            self.shared[id(item)] = item
         return item
 
     def _prepare(self, rule, conclusion):
@@ -162,6 +166,8 @@ class Prepared:
         except Exception:  # a conclusion the merge refuses: left to the case, which reports it
             item = None
         found = self.alone[id(conclusion)] = (rule, item)
+        if item is not None:
+            self.shared[id(item)] = item
         return found
 
 

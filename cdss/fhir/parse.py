@@ -18,7 +18,7 @@ from typing import Any, Iterator
 from attrs import frozen
 
 from cdss.errors import CaseError
-from cdss.io.cases import JSON_TYPES, _no_constants, _no_duplicates
+from cdss.io.cases import JSON_TYPES, _no_constants, _no_duplicates, lone_surrogate
 
 MAX_BUNDLE_BYTES = 5 * 1024 * 1024
 MODELS = {
@@ -73,13 +73,17 @@ def decode(raw: bytes, source: str) -> Any:
     if not text.strip():
         raise FhirError(source, "", "empty; expected a FHIR Bundle (JSON)")
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except json.JSONDecodeError as error:
         raise FhirError(source, "", f"broken JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
     except ValueError as error:
         raise FhirError(source, "", f"invalid JSON: {error}") from None
     except RecursionError:
         raise FhirError(source, "", "JSON nested too deeply for a FHIR resource") from None
+    refused = lone_surrogate(data, text)
+    if refused is not None:
+        raise FhirError(source, *refused)
+    return data
 
 
 def bundle_resources(data: Any, source: str, pointer: str = "") -> Iterator[tuple[dict, str]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -134,7 +135,57 @@ def decode(raw: bytes, source: str) -> dict:
         # 1e400 parses as infinity, which passes `minimum: 0` and crashes durable-rules' C core.
         raise CaseError(source, _pointer(_non_finite(data) or ()),
                         f"expected a finite number; {too_large[0][:40]} is too large for one")
+    refused = lone_surrogate(data, text)
+    if refused is not None:
+        raise CaseError(source, *refused)
     return data
+
+
+# A JSON escape of a UTF-16 surrogate (\uD800-\uDFFF): a pair makes one character, a lone one decodes to
+# a string that is not Unicode text and that no UTF-8 output can hold.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+LONE_SURROGATE = ("expected Unicode text; a \\u escape from D800 to DFFF that is not half of a surrogate pair "
+                  "is not a character")
+
+
+def lone_surrogate(data: Any, text: str | None = None) -> tuple[str, str] | None:
+    """(JSON pointer, message) of the first string (or object key) of decoded JSON that holds a lone
+    surrogate, else None: such text, echoed into a result or an error record (a case id, say), could not be
+    written, and once stopped a whole batch. Given the JSON text it was decoded from, a text with no
+    surrogate escape is not walked."""
+    if text is not None and not _SURROGATE_ESCAPE.search(text):
+        return None
+    found = _lone_surrogate(data, ())
+    if found is None:
+        return None
+    where, what = found
+    return _pointer(where), what + LONE_SURROGATE
+
+
+def _lone_surrogate(data: Any, where: tuple):
+    """(pointer parts, what) of the first string or key, depth first, in `data` that is not Unicode text,
+    else None. A stack, not recursion: the JSON may be nested as deeply as json.loads allows."""
+    stack = [(where, data)]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            if not _is_text(value):
+                return where, ""
+        elif isinstance(value, dict):
+            if not all(map(_is_text, value)):
+                return where, "a field name here: "
+            stack.extend((where + (key,), item) for key, item in reversed(value.items()))
+        elif isinstance(value, list):
+            stack.extend((where + (index,), item) for index, item in reversed(list(enumerate(value))))
+    return None
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _pointer(parts) -> str:

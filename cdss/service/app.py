@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from cdss.io.cases import lone_surrogate
 from cdss.service.hooks import HOOKS, ORDER_SELECT, HookError
 
 LOG = logging.getLogger("cdss.serve")
@@ -103,10 +104,14 @@ async def _body(request: Request, limit: int):
     if not raw.strip():
         raise HookError(400, "invalid-json", "the request body is empty; expected a JSON object")
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
     except (ValueError, RecursionError) as error:
         where = f" at line {error.lineno}, column {error.colno}" if isinstance(error, json.JSONDecodeError) else ""
         raise HookError(400, "invalid-json", f"the request body is not JSON{where}") from None
+    refused = lone_surrogate(data)
+    if refused is not None:
+        raise HookError(400, "invalid-json", refused[1], refused[0] or "/")
+    return data
 
 
 def _lang(request: Request, default: str) -> str:
