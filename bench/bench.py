@@ -11,6 +11,8 @@ For each N, on the same synthetic cases (`cdss synth`):
   (b) evaluate() in one process after warm-up (median per case, and cases/s), per engine;
   (c) `cdss batch --jobs 1` per engine;  (d) `cdss batch --jobs 2` per engine;
 and the peak RSS of each batch run (largest process), and once the cold wall time of `cdss evaluate`.
+(a), (c) and (d) run side by side in rounds (`--rounds`, 3 by default); each ratio is the median of the
+rounds' own ratios, and every round's is printed.
 `--stream` pipes `cdss synth --n N` into `cdss batch -` (nothing on disk) and reports the batch's peak RSS
 for each N: memory must stay flat however many cases stream through. Figures are cases/s and ratios to
 the floor. Never run as a test.
@@ -136,12 +138,18 @@ def cold_evaluate(runs: int = 7) -> float:
     return statistics.median(times)
 
 
+def _listed(ratios: list[float]) -> str:
+    return ", ".join(f"{r:.2f}" for r in ratios)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000, 100000])
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--source", choices=["synth", "shipped"], default="synth")
     parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="the floor and the batch runs, side by side, this many times (ratios: medians)")
     parser.add_argument("--in-process-limit", type=int, default=20000,
                         help="cases held in memory for (b); larger N reuse this many")
     parser.add_argument("--stream", type=int, nargs="*", default=[],
@@ -159,21 +167,39 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         for n in args.sizes:
             path = make_cases(n, args.seed, Path(folder), args.source)
-            base = floor(path)
-            row: dict = {"floor_cases_per_s": round(base)}
-            parts = [f"N={n:>7}: floor {base:,.0f}/s"]
+            evaluated = {engine: in_process(path, min(n, args.in_process_limit), engine) for engine in args.engines}
+            # Rounds side by side: the floor, then each engine's -j1 and -j2, again and again; each ratio is
+            # the median of the rounds' own ratios, so that a burst of load on this shared machine moves one
+            # round, not the verdict.
+            rounds = []
+            for _ in range(args.rounds):
+                base = floor(path)
+                rounds.append((base, {engine: (batch(path, 1, n, engine), batch(path, 2, n, engine))
+                                      for engine in args.engines}))
+            base = statistics.median(b for b, _ in rounds)
+            row: dict = {"floor_cases_per_s": round(base), "rounds": args.rounds}
+            parts = [f"N={n:>7}: floor {base:,.0f}/s (median of {args.rounds} rounds)"]
             for engine in args.engines:
-                median_ms, eval_rate = in_process(path, min(n, args.in_process_limit), engine)
-                jobs1, rss1 = batch(path, 1, n, engine)
-                jobs2, rss2 = batch(path, 2, n, engine)
+                median_ms, eval_rate = evaluated[engine]
+                over1 = [b / runs[engine][0][0] for b, runs in rounds]
+                over2 = [b / runs[engine][1][0] for b, runs in rounds]
+                two_one = [runs[engine][1][0] / runs[engine][0][0] for _, runs in rounds]
+                jobs1 = statistics.median(runs[engine][0][0] for _, runs in rounds)
+                jobs2 = statistics.median(runs[engine][1][0] for _, runs in rounds)
+                rss1 = max(runs[engine][0][1] for _, runs in rounds)
+                rss2 = max(runs[engine][1][1] for _, runs in rounds)
                 row[engine] = {"evaluate_median_ms": round(median_ms, 3), "evaluate_cases_per_s": round(eval_rate),
                                "jobs1_cases_per_s": round(jobs1), "jobs2_cases_per_s": round(jobs2),
                                "peak_rss_kib_jobs1": rss1, "peak_rss_kib_jobs2": rss2,
-                               "floor_over_jobs1": round(base / jobs1, 2), "floor_over_jobs2": round(base / jobs2, 2),
-                               "jobs2_over_jobs1": round(jobs2 / jobs1, 2)}
+                               "floor_over_jobs1": round(statistics.median(over1), 2),
+                               "floor_over_jobs2": round(statistics.median(over2), 2),
+                               "jobs2_over_jobs1": round(statistics.median(two_one), 2),
+                               "rounds_floor_over_jobs1": [round(r, 2) for r in over1],
+                               "rounds_jobs2_over_jobs1": [round(r, 2) for r in two_one]}
                 parts.append(f"{engine}: evaluate {eval_rate:,.0f}/s (median {median_ms:.3f} ms) | "
-                             f"-j1 {jobs1:,.0f}/s ({base / jobs1:.2f}x the floor's time) | -j2 {jobs2:,.0f}/s "
-                             f"({jobs2 / jobs1:.2f}x -j1) | RSS {rss1 / 1024:.0f} MiB")
+                             f"-j1 {jobs1:,.0f}/s ({statistics.median(over1):.2f}x the floor's time; rounds "
+                             f"{_listed(over1)}) | -j2 {jobs2:,.0f}/s ({statistics.median(two_one):.2f}x -j1; "
+                             f"rounds {_listed(two_one)}) | RSS {rss1 / 1024:.0f} MiB")
             figures["sizes"][n] = row
             print("\n  ".join(parts), flush=True)
     for n in args.stream:
