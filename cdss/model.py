@@ -232,7 +232,7 @@ class Result:
 
     def to_dict(self, lang: str = "en", parts: "Parts | None" = None) -> dict:
         """The result as the contract's object. `parts` writes the item lists and the trace in it: plain
-        dicts by default; a batch's encoder gives pieces of JSON already rendered (cdss.io.jsonbytes)."""
+        dicts by default; a batch's writer gives pieces of JSON already rendered (cdss.io.result_json)."""
         parts = parts or PLAIN
         return {
             "case_id": self.case_id,

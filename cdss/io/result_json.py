@@ -13,8 +13,8 @@ Each piece is `jsonbytes.compact` of its own value, so it has the bytes the stan
 for it; compact JSON writes a nested value exactly as it writes that value alone; and what is left outside
 the pieces (the case id, the knowledge base's identity, the status, the notice) is text, which orjson and
 the standard library write alike. So the record is byte for byte `jsonbytes.line(result.to_dict(lang))`,
-which tests/test_jsonbytes.py checks on every shipped and synthetic case. Anything orjson refuses (a case
-id that is not valid UTF-8) goes the plain way, which decides what happens to it.
+which tests/test_jsonbytes.py checks on every shipped and synthetic case. Text orjson refuses (a lone
+surrogate, which reading a case refuses first) goes the plain way, which decides what happens to it.
 """
 
 from __future__ import annotations
