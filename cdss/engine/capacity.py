@@ -136,6 +136,12 @@ class Tally:
         if len(below) > peak["tests_per_fact"][0]:
             peak["tests_per_fact"] = (len(below), name)
 
+    def copy(self) -> "Tally":
+        """The counts so far, to add to without changing these."""
+        return Tally(dict(self.beta), dict(self.ors), {chain: set(tests) for chain, tests in self.children.items()},
+                     {name: set(chains) for name, chains in self.under_property.items()}, self.or_patterns,
+                     dict(self.peak))
+
     def within_budget(self) -> bool:
         return all(count <= BY_KEY[key].limit * BUDGET for key, (count, _) in self.peak.items())
 

@@ -427,7 +427,16 @@ def _partition(compiled: list[CompiledRule], plans, needs: list) -> tuple[Partit
         tally = capacity.Tally()
         current: list[int] = []
         for cluster in clusters:
-            if current and len(cluster) > 1 and not _tally(compiled, current + cluster).within_budget():
+            if current and len(cluster) > 1:
+                # the whole cluster added to a copy of the counts: where it fits, those are the new counts
+                # (tallying the ruleset afresh for every cluster was most of compiling the rule base)
+                trial = tally.copy()
+                for index in cluster:
+                    trial.add(compiled[index])
+                if trial.within_budget():
+                    tally = trial
+                    current.extend(cluster)
+                    continue
                 groups.append((sorted(current), tally, is_lazy))
                 tally, current = capacity.Tally(), []
             for index in cluster:
