@@ -127,6 +127,15 @@ def test_a_field_witness_is_reused_only_for_the_same_value_and_type():
         _same(many(facts), FieldTest("age", "present").holds(facts))
 
 
+def test_a_field_witness_shows_minus_zero_as_the_case_gives_it():
+    """0.0 and -0.0 are equal and hash alike: a witness kept for one must not stand for the other, or a case's
+    trace would depend on the cases its process had evaluated before it."""
+    check = checker(FieldTest("labs.crp", "present"))
+    for value in [0.0, -0.0, 0.0, -0.0, 0, 0.0]:
+        (witness,) = check(Facts(case={"labs": {"crp": value}}))
+        assert repr(witness.value) == repr(value)
+
+
 def test_deep_paths_and_counts_read_the_case_as_holds_does():
     deep = FieldTest("a.b.c", "eq", 2)
     count = Count((deep, FieldTest("x", "absent"), FactTest("f")), at_least=2)

@@ -133,7 +133,9 @@ def _witnesser(node: FieldTest) -> Callable[[Any], Matched]:
 
     def witnessed(value: Any) -> Matched:
         if value.__class__ in (str, int, bool, float) or value is MISSING:
-            key = (value.__class__, value)  # 1, 1.0 and True stay apart
+            # 1, 1.0 and True stay apart, and so do 0.0 and -0.0 (equal, but written apart: a case's trace
+            # must not depend on which of them the process saw first)
+            key = (value.__class__, value) if value or value.__class__ is not float else (float, repr(value))
             found = memo.get(key)
             if found is None:
                 found = witness(value)
