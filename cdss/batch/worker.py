@@ -51,7 +51,7 @@ class Outcome:
 
     def __reduce__(self):
         # Pickled as its fields in order (each outcome crosses a pipe): attrs' own state methods run in
-        # Python, ~5 us an outcome in the worker and ~2 us again in the parent.
+        # Python (in chunks of 64, 3.1 -> 2.0 us an outcome to pickle, 2.8 -> 1.5 us to unpickle).
         return Outcome, _outcome_fields(self)
 
 

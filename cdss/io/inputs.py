@@ -47,8 +47,8 @@ class Item:
     folder: str = ""  # the folder it was found in, relative to the path given (reports group by it)
 
     def __reduce__(self):
-        # Pickled as its fields in order (each item crosses a pipe to a worker): faster than attrs' state
-        # methods, which run in Python.
+        # Pickled as its fields in order (each item crosses a pipe to a worker): attrs' state methods run in
+        # Python (1.1 -> 0.4 us an item to pickle, 1.1 -> 0.5 us to unpickle).
         return Item, _item_fields(self)
 
     @property
