@@ -46,9 +46,13 @@ class ResultLines(Parts):
             key = (id(item), lang)
             rendered = self._rendered.get(key)
             if rendered is None:
-                rendered = orjson.Fragment(jsonbytes.compact(item.to_dict(lang)))
+                made = jsonbytes.compact(item.to_dict(lang))
                 if self._shared.get(key[0]) is item:
-                    self._rendered[key] = rendered
+                    # orjson's bytes keep the whole block it wrote into (4 KiB for a 500-byte item): a piece
+                    # kept for the process's life is copied to its own size
+                    rendered = self._rendered[key] = orjson.Fragment(bytes(memoryview(made)))
+                else:
+                    rendered = orjson.Fragment(made)
             out.append(rendered)
         return out
 
