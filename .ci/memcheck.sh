@@ -13,6 +13,7 @@ if ! command -v valgrind >/dev/null; then
   fi
 fi
 log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 # One fixed hash seed, so that a run repeats as far as Python's set and dict order decides it. durable-rules'
 # closing retract sometimes reads 4 bytes it should not (deleteMessageFromFrame under retract_facts: with
 # PYTHONHASHSEED=3 at 1255e9d, and in one CI run of 249cac7 with a random seed; not with seeds 0-14 on
