@@ -124,3 +124,38 @@ def test_a_batch_writes_each_result_as_its_dict_would_be_written(kb):
         entry = TraceEntry("x.rule", (Matched("field", "/labs/crp_mg_l", value),), ("fact:x",))
         odd = attrs.evolve(result, trace=result.trace + (entry,))
         assert writer.line(odd, "en") == jsonbytes.line(odd.to_dict("en")) == _standard(odd.to_dict("en")) + b"\n"
+
+
+def test_an_outcome_counts_the_same_codes_from_a_result_as_from_its_dict(kb):
+    """A batch's counts and summaries come from an Outcome's codes, made from the Result on the fast path
+    and from its dict when checking or resuming: the two must agree, or a summary would depend on the
+    options of the run."""
+    from cdss.batch.worker import BatchWorker, Options, outcome_of
+    from cdss.io.inputs import Item
+
+    options = Options(engine="direct")
+    worker = BatchWorker(kb, options)
+    paths = case_paths()
+    seen = set()
+    for number, path in enumerate(paths):
+        raw = path.read_bytes()
+        case = cases.read_case(str(path))
+        result = evaluate(case, kb, engine="direct")
+        item = Item(str(path), None, raw, len(raw))
+        fast = worker._outcome(result, item, None)
+        slow = outcome_of(result.to_dict("en"), item, options, None)
+        assert fast == slow
+        seen.update(fast.red_flags + fast.recommendations)
+        seen.update(code for code, _ in fast.conditions)
+    assert len(seen) > 30  # the shipped cases reach red flags, conditions and recommendations
+
+
+def test_orjson_writes_every_character_as_the_standard_library_does():
+    """Both `jsonbytes.compact` and the durable-rules engine's facts (`durable._text_json`) take orjson's
+    string for the standard library's `ensure_ascii=False` one: every character (a surrogate is not one), alone
+    and all together."""
+    characters = [chr(point) for point in range(0x110000) if not 0xD800 <= point <= 0xDFFF]
+    for character in characters[:0x3000]:  # the escapes and the first scripts, one by one
+        assert orjson.dumps(character) == _standard(character)
+    everything = "".join(characters)
+    assert orjson.dumps(everything) == _standard(everything)

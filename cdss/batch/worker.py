@@ -96,10 +96,8 @@ class BatchWorker:
         options = self.options
         if options.fmt != "jsonl" or result.status != "ok" or (options.check and expected is not None):
             return outcome_of(result.to_dict(options.lang), item, options, expected)
-        return Outcome(self.lines.line(result, options.lang), True, result.case_id,
-                       red_flags=tuple(flag.code for flag in result.red_flags),
-                       conditions=tuple((condition.code, condition.status) for condition in result.conditions),
-                       recommendations=tuple(rec.code for rec in result.recommendations), where=item.where)
+        return Outcome(self.lines.line(result, options.lang), True, result.case_id, where=item.where,
+                       **_codes(result.red_flags, result.conditions, result.recommendations, operator.attrgetter))
 
     def _fhir(self, item: Item):
         """A FHIR input's case and result (its trace naming the resource behind each value), and what it
@@ -127,10 +125,17 @@ def outcome_of(body: dict, item: Item, options: Options, expected: dict | None,
             other_profile = expectations.profile_of(expected)
     return Outcome(
         line=record or formats.encode(body, options.fmt), ok=True, case_id=body["case_id"],
-        red_flags=tuple(f["code"] for f in body["red_flags"]),
-        conditions=tuple((c["code"], c["status"]) for c in body["conditions"]),
-        recommendations=tuple(r["code"] for r in body["recommendations"]),
-        diffs=diffs, checked=checked, where=item.where, other_profile=other_profile)
+        diffs=diffs, checked=checked, where=item.where, other_profile=other_profile,
+        **_codes(body["red_flags"], body["conditions"], body["recommendations"], operator.itemgetter))
+
+
+def _codes(red_flags, conditions, recommendations, getter) -> dict:
+    """The codes an Outcome counts by, of a result's items (`getter`: operator.attrgetter) or of its dict's
+    (operator.itemgetter): one place, so that a batch counts alike however its lines were made."""
+    code, status = getter("code"), getter("status")
+    return {"red_flags": tuple(map(code, red_flags)),
+            "conditions": tuple(zip(map(code, conditions), map(status, conditions))),
+            "recommendations": tuple(map(code, recommendations))}
 
 
 def error_outcome(item: Item, identity: KnowledgeBaseId, options: Options, pointer: str, message: str,
