@@ -135,9 +135,8 @@ def test_an_outcome_counts_the_same_codes_from_a_result_as_from_its_dict(kb):
 
     options = Options(engine="direct")
     worker = BatchWorker(kb, options)
-    paths = case_paths()
     seen = set()
-    for number, path in enumerate(paths):
+    for path in case_paths():
         raw = path.read_bytes()
         case = cases.read_case(str(path))
         result = evaluate(case, kb, engine="direct")

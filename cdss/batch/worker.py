@@ -97,7 +97,7 @@ class BatchWorker:
         if options.fmt != "jsonl" or result.status != "ok" or (options.check and expected is not None):
             return outcome_of(result.to_dict(options.lang), item, options, expected)
         return Outcome(self.lines.line(result, options.lang), True, result.case_id, where=item.where,
-                       **_codes(result.red_flags, result.conditions, result.recommendations, operator.attrgetter))
+                       **_codes(result.red_flags, result.conditions, result.recommendations, _OF_ITEMS))
 
     def _fhir(self, item: Item):
         """A FHIR input's case and result (its trace naming the resource behind each value), and what it
@@ -126,13 +126,18 @@ def outcome_of(body: dict, item: Item, options: Options, expected: dict | None,
     return Outcome(
         line=record or formats.encode(body, options.fmt), ok=True, case_id=body["case_id"],
         diffs=diffs, checked=checked, where=item.where, other_profile=other_profile,
-        **_codes(body["red_flags"], body["conditions"], body["recommendations"], operator.itemgetter))
+        **_codes(body["red_flags"], body["conditions"], body["recommendations"], _OF_DICTS))
 
 
-def _codes(red_flags, conditions, recommendations, getter) -> dict:
-    """The codes an Outcome counts by, of a result's items (`getter`: operator.attrgetter) or of its dict's
-    (operator.itemgetter): one place, so that a batch counts alike however its lines were made."""
-    code, status = getter("code"), getter("status")
+# (code, status) getters of a Result's items and of its dict's, made once rather than per case
+_OF_ITEMS = (operator.attrgetter("code"), operator.attrgetter("status"))
+_OF_DICTS = (operator.itemgetter("code"), operator.itemgetter("status"))
+
+
+def _codes(red_flags, conditions, recommendations, getters) -> dict:
+    """The codes an Outcome counts by, of a result's items (`_OF_ITEMS`) or of its dict's (`_OF_DICTS`):
+    one place, so that a batch counts alike however its lines were made."""
+    code, status = getters
     return {"red_flags": tuple(map(code, red_flags)),
             "conditions": tuple(zip(map(code, conditions), map(status, conditions))),
             "recommendations": tuple(map(code, recommendations))}
